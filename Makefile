@@ -1,0 +1,117 @@
+# reexec - build, test, install.
+#
+#   make                 the libraries and the examples
+#   make check           build and run every test suite and example
+#   make check-asan      the same under AddressSanitizer and UBSan
+#   make check-valgrind  the suites under valgrind memcheck
+#   make bench           the round-trip benchmark
+#   make install         PREFIX=/usr/local, DESTDIR honoured
+#
+# CFLAGS, CPPFLAGS and LDFLAGS are the user's; the project's own flags are
+# added beside them.
+
+VERSION    = 0.1.0
+SOVERSION  = 0
+
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PCDIR      ?= $(LIBDIR)/pkgconfig
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WERROR     ?= -Werror
+BUILD      ?= build
+
+OWN_CFLAGS  = -std=c11 -Wall -Wextra $(WERROR) -Iinclude -pthread
+LIB_CFLAGS  = $(OWN_CFLAGS) -fPIC -fvisibility=hidden
+CHECK_LIBS  = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+LIB_SRC  = $(wildcard src/*.c)
+LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+STATIC   = $(BUILD)/libreexec.a
+SHARED   = $(BUILD)/libreexec.so.$(VERSION)
+SONAME   = libreexec.so.$(SOVERSION)
+
+EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+.PHONY: all all-checks check check-asan check-valgrind bench install uninstall clean deps
+
+all: $(STATIC) $(SHARED) $(EXAMPLES) $(BUILD)/reexec.pc
+
+$(BUILD)/obj/%.o: src/%.c src/internal.h include/reexec.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(STATIC): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
+		-o $@ $^ -pthread
+	ln -sf libreexec.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf libreexec.so.$(VERSION) $(BUILD)/libreexec.so
+
+$(BUILD)/reexec.pc: reexec.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    $< > $@
+
+$(BUILD)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC)
+
+$(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h include/reexec.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/tests/helpers.o $(STATIC)
+	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/tests/helpers.o $(STATIC) $(CHECK_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) -lm
+
+deps:
+	@sh tests/need-cmocka.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all-checks
+	@sh tests/run.sh $(BUILD) $(RUNNER)
+
+all-checks: all $(SUITES)
+
+check-asan:
+	@$(MAKE) --no-print-directory check BUILD=build-asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined"
+
+check-valgrind:
+	@$(MAKE) --no-print-directory check BUILD=build-valgrind \
+		RUNNER="valgrind -q --error-exitcode=70 --leak-check=full --errors-for-leak-kinds=definite,possible"
+
+bench: $(BENCHES)
+	@sh bench/run.sh $(BUILD)
+
+install: $(STATIC) $(SHARED) $(BUILD)/reexec.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR)
+	install -m 644 include/reexec.h $(DESTDIR)$(INCLUDEDIR)/reexec.h
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libreexec.a
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION)
+	ln -sf libreexec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf libreexec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libreexec.so
+	install -m 644 $(BUILD)/reexec.pc $(DESTDIR)$(PCDIR)/reexec.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/reexec.h $(DESTDIR)$(LIBDIR)/libreexec.a \
+	      $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION) \
+	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libreexec.so \
+	      $(DESTDIR)$(PCDIR)/reexec.pc
+
+clean:
+	rm -rf build build-asan build-valgrind

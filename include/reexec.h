@@ -1,0 +1,427 @@
+/*
+ * reexec - run a function of this program in a fresh child process by
+ * re-executing the program's own binary.
+ *
+ * The program registers named functions, calls reexec_init() first thing in
+ * main(), and starts a child with reexec_command(name, ...). The child is a
+ * new exec of the same binary whose argv[0] is the name; its reexec_init()
+ * sees the name, runs the function and exits with its return value. Unlike
+ * fork() without exec, this is safe in a multi-threaded program: the child
+ * starts from a clean image, not a copy of the parent's locks.
+ *
+ * Conventions, everywhere in this header:
+ *  - Functions returning int return 0 (or a documented non-negative value)
+ *    on success and -1 with errno set on failure; functions returning a
+ *    pointer return NULL with errno set on failure. Only the errno values
+ *    listed are produced by the library itself; where a list ends in "or an
+ *    error of posix_spawn(3)", that call's errors pass through unchanged.
+ *  - A status is a wait(2) status: inspect it with WIFEXITED(),
+ *    WEXITSTATUS(), WIFSIGNALED() and WTERMSIG().
+ *  - The library never aborts, exits or prints on its own, except in a
+ *    child inside reexec_init(), which exits with the function's value.
+ *  - A stream number is STDIN_FILENO, STDOUT_FILENO or STDERR_FILENO.
+ *
+ * Threads: functions on different commands may be called from any threads
+ * at once. One command must not be used from two threads at the same time
+ * without the caller's own locking.
+ */
+#ifndef REEXEC_H
+#define REEXEC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(REEXEC_STATIC_BUILD)
+#define REEXEC_API __attribute__((visibility("default")))
+#else
+#define REEXEC_API
+#endif
+
+#define REEXEC_VERSION_MAJOR 0
+#define REEXEC_VERSION_MINOR 1
+#define REEXEC_VERSION_PATCH 0
+
+/* Longest registered name, in bytes, not counting the terminating NUL. A
+ * name is matched against the last path component of argv[0], so it has the
+ * length limit of a file name. */
+#define REEXEC_NAME_MAX 255
+
+/* A registered function: runs in the child with the child's argc and argv
+ * (argv[0] is the registered name); its return value is the exit status. */
+typedef int (*reexec_fn)(int argc, char *argv[]);
+
+/* A command: what to run and how. Built by reexec_command(), configured by
+ * the reexec_cmd_* functions, run by reexec_start() or reexec_run(),
+ * released by reexec_cmd_free(). Opaque. */
+typedef struct reexec_cmd reexec_cmd;
+
+/**
+ * reexec_register - make fn reachable in a re-executed child under name.
+ *
+ * Call it before reexec_init(), from main or a constructor; the child
+ * process registers the same names the same way, so both sides agree.
+ * The name is copied; fn must stay valid for the life of the program.
+ * There is no limit on the number of names other than memory.
+ * Thread-safe.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  name is NULL, empty, contains '/', or is longer than
+ *           REEXEC_NAME_MAX bytes; or fn is NULL.
+ *   EEXIST  name is already registered.
+ *   ENOMEM  no memory for the copy.
+ */
+REEXEC_API int reexec_register(const char *name, reexec_fn fn);
+
+/**
+ * reexec_init - run the registered function that argv[0] names, or return.
+ *
+ * Call it at the top of main(), after the registrations and before anything
+ * else (before starting threads, before touching stdio). When the last path
+ * component of argv[0] is a registered name, this is a child started by
+ * reexec_start(): the function runs with argc and argv as given and the
+ * process exits with its return value through exit(3), so atexit handlers
+ * run and stdio is flushed; reexec_init() does not return then.
+ *
+ * Otherwise it returns 0 and main goes on. It reads argv[0] only when argc
+ * is at least 1 and argv is not NULL, and never reads past argv[argc - 1].
+ * Either way it marks the library initialised, which reexec_command()
+ * requires. Calling it more than once is harmless. Not meant to be called
+ * from several threads at once.
+ *
+ * Returns 0 when no function was run; it has no failure.
+ */
+REEXEC_API int reexec_init(int argc, char *argv[]);
+
+/**
+ * reexec_self - the path the library executes to re-run this program.
+ *
+ * On Linux this is "/proc/self/exe", which the kernel resolves to the
+ * running binary at the moment of the spawn. The string is static; do not
+ * free it. Thread-safe.
+ *
+ * Returns the path, or NULL with errno set:
+ *   ENOSYS  this platform has no known way to find the running binary.
+ */
+REEXEC_API const char *reexec_self(void);
+
+/**
+ * reexec_command - build a command that runs the function registered as
+ * name, with the given extra arguments.
+ *
+ * The variable arguments are C strings, terminated by a NULL pointer. The
+ * child's argv is exactly name followed by the arguments, byte for byte.
+ * Everything is copied. Nothing is started: configure the command with the
+ * reexec_cmd_* functions, then call reexec_start() or reexec_run(). By
+ * default the child inherits the environment, working directory and stdin,
+ * stdout and stderr of the caller, and no other file descriptor. Release
+ * the command with reexec_cmd_free(). Thread-safe.
+ *
+ * Returns a new command, or NULL with errno set:
+ *   EINVAL  name is NULL.
+ *   ENOENT  name is not registered in this program.
+ *   EPERM   reexec_init() has not run in this process; a child would run
+ *           main() again instead of the function.
+ *   ENOMEM  out of memory.
+ */
+REEXEC_API reexec_cmd *reexec_command(const char *name, ...);
+
+/**
+ * reexec_commandv - reexec_command() with the extra arguments in an array.
+ *
+ * args is a NULL-terminated array of C strings; NULL means no arguments.
+ * Errors as for reexec_command().
+ */
+REEXEC_API reexec_cmd *reexec_commandv(const char *name, char *const args[]);
+
+/**
+ * reexec_cmd_free - release a command and everything it owns.
+ *
+ * Closes the parent's ends of the command's pipes. When the child was
+ * started and has not been waited for, it is killed with SIGKILL and
+ * reaped, so no zombie is left behind: wait for a child before freeing its
+ * command if it should finish its work. This may block for the moment the
+ * kernel takes to end the child. NULL is ignored. Not thread-safe for the
+ * same command.
+ */
+REEXEC_API void reexec_cmd_free(reexec_cmd *cmd);
+
+/**
+ * reexec_cmd_setenv - set an environment variable for the child.
+ *
+ * The change applies on top of the base environment: the caller's environ
+ * at the time of reexec_start(), or the one given to reexec_cmd_set_environ().
+ * A later setenv or unsetenv of the same name replaces this one. Both
+ * strings are copied.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd, name or value is NULL, or name is empty or contains '='.
+ *   EBUSY   the command has already been started.
+ *   ENOMEM  out of memory.
+ */
+REEXEC_API int reexec_cmd_setenv(reexec_cmd *cmd, const char *name,
+                                 const char *value);
+
+/**
+ * reexec_cmd_unsetenv - remove an environment variable from the child's
+ * environment. Otherwise as reexec_cmd_setenv(); removing a variable that
+ * is not there is not an error.
+ */
+REEXEC_API int reexec_cmd_unsetenv(reexec_cmd *cmd, const char *name);
+
+/**
+ * reexec_cmd_set_environ - replace the whole base environment of the child.
+ *
+ * envp is a NULL-terminated array of "NAME=value" strings; an array holding
+ * only NULL gives an empty environment. The array and the strings are
+ * copied. Changes made with reexec_cmd_setenv() and reexec_cmd_unsetenv()
+ * still apply on top of it, whether made before or after this call.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd or envp is NULL.
+ *   EBUSY   the command has already been started.
+ *   ENOMEM  out of memory.
+ */
+REEXEC_API int reexec_cmd_set_environ(reexec_cmd *cmd, char *const envp[]);
+
+/**
+ * reexec_cmd_set_dir - run the child in directory dir.
+ *
+ * The child changes to dir before its image is executed; when that fails,
+ * reexec_start() fails with the error of chdir(2) (ENOENT, ENOTDIR,
+ * EACCES, ...). A relative dir is taken from the caller's working
+ * directory. NULL restores the default (inherit). The string is copied.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL, or dir is empty.
+ *   EBUSY   the command has already been started.
+ *   ENOMEM  out of memory.
+ */
+REEXEC_API int reexec_cmd_set_dir(reexec_cmd *cmd, const char *dir);
+
+/**
+ * reexec_cmd_stdio_inherit - the child's stream shares the caller's (the
+ * default). See reexec_cmd_stdio_fd() for the errors.
+ */
+REEXEC_API int reexec_cmd_stdio_inherit(reexec_cmd *cmd, int stream);
+
+/**
+ * reexec_cmd_stdio_null - connect the child's stream to /dev/null.
+ * See reexec_cmd_stdio_fd() for the errors.
+ */
+REEXEC_API int reexec_cmd_stdio_null(reexec_cmd *cmd, int stream);
+
+/**
+ * reexec_cmd_stdio_pipe - connect the child's stream to a new pipe.
+ *
+ * reexec_start() creates the pipe; the caller's end is then available from
+ * reexec_pipe(). See reexec_cmd_stdio_fd() for the errors.
+ */
+REEXEC_API int reexec_cmd_stdio_pipe(reexec_cmd *cmd, int stream);
+
+/**
+ * reexec_cmd_stdio_fd - make the caller's file descriptor fd the child's
+ * stream.
+ *
+ * The descriptor is not copied now: it stays the caller's, and must be open
+ * when reexec_start() runs; reexec_start() gives the child its own copy, so
+ * the caller may close fd afterwards. Any fd works, including 0, 1 and 2
+ * in any arrangement (stdout and stderr swapped, say).
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL, or stream is not 0, 1 or 2.
+ *   EBADF   fd is negative.
+ *   EBUSY   the command has already been started.
+ */
+REEXEC_API int reexec_cmd_stdio_fd(reexec_cmd *cmd, int stream, int fd);
+
+/**
+ * reexec_cmd_stdio_file - connect the child's stream to the file at path,
+ * opened by reexec_start() with open(path, flags, mode).
+ *
+ * flags are open(2) flags of the caller's choice (for example O_RDONLY for
+ * stdin, O_WRONLY | O_CREAT | O_APPEND for output); O_CLOEXEC is added.
+ * The file is opened by the caller's process, so a relative path is taken
+ * from the caller's working directory and a failure to open is an error of
+ * reexec_start(). The path is copied.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd or path is NULL, path is empty, or stream is not 0, 1 or 2.
+ *   EBUSY   the command has already been started.
+ *   ENOMEM  out of memory.
+ */
+REEXEC_API int reexec_cmd_stdio_file(reexec_cmd *cmd, int stream,
+                                     const char *path, int flags, mode_t mode);
+
+/**
+ * reexec_pipe - the caller's end of a stream set up with
+ * reexec_cmd_stdio_pipe(), once the command has started.
+ *
+ * The write end for stdin, the read end for stdout and stderr. The
+ * descriptor is close-on-exec and belongs to the command: close it with
+ * reexec_pipe_close() (to give the child end-of-file on stdin, say), not
+ * close(2); reexec_cmd_free() closes it otherwise. Writing to a pipe whose
+ * child end is closed raises SIGPIPE in the writer as usual.
+ *
+ * Returns the descriptor, or -1 with errno set:
+ *   EINVAL  cmd is NULL, or stream is not 0, 1 or 2.
+ *   EBADF   the stream is not a pipe, the command has not started, or the
+ *           pipe has been closed.
+ */
+REEXEC_API int reexec_pipe(const reexec_cmd *cmd, int stream);
+
+/**
+ * reexec_pipe_close - close the caller's end of a stream's pipe.
+ * Errors as for reexec_pipe().
+ */
+REEXEC_API int reexec_pipe_close(reexec_cmd *cmd, int stream);
+
+/**
+ * reexec_cmd_add_fd - hand the caller's descriptor fd to the child as its
+ * next extra descriptor: the first call gives the child fd 3, the next 4,
+ * and so on (Go's ExtraFiles).
+ *
+ * As with reexec_cmd_stdio_fd(), fd stays the caller's and must be open
+ * when reexec_start() runs; the child gets its own copy without
+ * close-on-exec. Any arrangement works, fd 3 handed on as 4 and 4 as 3
+ * included.
+ *
+ * Returns the descriptor number the child will see, or -1 with errno set:
+ *   EINVAL  cmd is NULL.
+ *   EBADF   fd is negative.
+ *   EBUSY   the command has already been started.
+ *   EMFILE  the child would need a descriptor beyond INT_MAX.
+ *   ENOMEM  out of memory.
+ */
+REEXEC_API int reexec_cmd_add_fd(reexec_cmd *cmd, int fd);
+
+/**
+ * reexec_cmd_setpgid - put the child in process group pgid: 0 makes a new
+ * group led by the child, whose id is then its pid; a positive pgid joins
+ * that existing group (whose leader must be in the caller's session, or
+ * reexec_start() fails with EPERM). Cancels reexec_cmd_setsid().
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL, or pgid is negative.
+ *   EBUSY   the command has already been started.
+ */
+REEXEC_API int reexec_cmd_setpgid(reexec_cmd *cmd, pid_t pgid);
+
+/**
+ * reexec_cmd_setsid - start the child in a new session (and so a new
+ * process group), with no controlling terminal. Cancels reexec_cmd_setpgid().
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL.
+ *   EBUSY   the command has already been started.
+ */
+REEXEC_API int reexec_cmd_setsid(reexec_cmd *cmd);
+
+/**
+ * reexec_start - start the child.
+ *
+ * Spawns reexec_self() with posix_spawn(3). The child starts with an empty
+ * signal mask, every signal at its default disposition, and no file
+ * descriptor of the caller's other than 0, 1, 2 (as configured) and those
+ * given with reexec_cmd_add_fd(), even while other threads open descriptors
+ * without O_CLOEXEC. Every descriptor the library creates is close-on-exec.
+ * A failure to set up or execute the child is reported here, synchronously,
+ * and leaves no process behind. Does not block beyond the spawn itself.
+ * A command is started at most once.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL.
+ *   EBUSY   the command has already been started.
+ *   EBADF   a descriptor given with reexec_cmd_stdio_fd() or
+ *           reexec_cmd_add_fd() is not open.
+ *   EMFILE, ENFILE  out of file descriptors for the pipes and copies.
+ *   ENOMEM  out of memory.
+ *   ENOSYS  a working directory was set on a platform that cannot set it
+ *           for a spawned child.
+ *   or an error of posix_spawn(3), open(2) (for reexec_cmd_stdio_file())
+ *   and chdir(2) (for reexec_cmd_set_dir()), among them:
+ *   EAGAIN  the process limit (RLIMIT_NPROC) is reached.
+ *   E2BIG   the arguments and environment are too large.
+ *   ENOENT, EACCES, ENOEXEC  the binary or the directory cannot be used.
+ */
+REEXEC_API int reexec_start(reexec_cmd *cmd);
+
+/**
+ * reexec_wait - wait for the started child to end and reap it.
+ *
+ * Blocks until the child exits or is killed, then stores its wait status
+ * in *status (when status is not NULL). Interrupted system calls are
+ * retried. After the first successful wait, later calls return the same
+ * status at once.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL.
+ *   ECHILD  the command was never started, or its child was reaped by
+ *           someone else (a waitpid(-1) elsewhere in the program, or
+ *           SIGCHLD set to SIG_IGN).
+ */
+REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
+
+/**
+ * reexec_run - reexec_start() then reexec_wait(): run the child to its end.
+ * Blocks. Errors as for those two functions.
+ */
+REEXEC_API int reexec_run(reexec_cmd *cmd, int *status);
+
+/**
+ * reexec_pid - the child's process id, or -1 (with errno EINVAL when cmd is
+ * NULL, ECHILD when it was never started). The id stays valid after the
+ * child is reaped, but then names no process of ours.
+ */
+REEXEC_API pid_t reexec_pid(const reexec_cmd *cmd);
+
+/* Which streams reexec_capture() collects. */
+#define REEXEC_CAPTURE_STDOUT 0x1 /* stdout into out */
+#define REEXEC_CAPTURE_STDERR 0x2 /* stderr into err */
+#define REEXEC_CAPTURE_MERGE 0x4  /* stderr into out too, as one stream */
+
+/* What reexec_capture() feeds and collects. Zero it, then fill the inputs. */
+struct reexec_capture {
+	int flags;         /* in: REEXEC_CAPTURE_* */
+	const void *input; /* in: bytes for stdin, or NULL to leave stdin as
+	                      configured; stdin then reaches end-of-file */
+	size_t input_len;  /* in: how many bytes input holds */
+	char *out;         /* out: stdout (and stderr with MERGE), or NULL */
+	size_t out_len;    /* out: bytes in out, not counting a NUL the
+	                      library adds after them */
+	char *err;         /* out: stderr, or NULL */
+	size_t err_len;    /* out: bytes in err */
+};
+
+/**
+ * reexec_capture - run the child to its end, feeding it cap->input and
+ * collecting its output into buffers.
+ *
+ * Starts the command with pipes on the streams cap->flags names (replacing
+ * their configured setting), then at once writes the input and reads the
+ * outputs until the child closes them, so neither side can block the other
+ * whatever the sizes; then waits for the child. The input is not copied.
+ * A child that stops reading early does not make the caller receive
+ * SIGPIPE: the rest of the input is dropped. On success cap->out and
+ * cap->err are malloc(3)ed, NUL-terminated buffers (or NULL when not
+ * captured) that the caller frees with free(3). On failure both are NULL.
+ * Blocks.
+ *
+ * Returns 0 with the child's status in *status (when not NULL), or -1 with
+ * errno set:
+ *   EINVAL  cmd or cap is NULL, or cap->flags holds an unknown bit or MERGE
+ *           with STDERR.
+ *   ENOMEM  out of memory for the output.
+ *   or an error of reexec_start() or reexec_wait().
+ */
+REEXEC_API int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap,
+                              int *status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REEXEC_H */

@@ -1,0 +1,68 @@
+/* The child's side: dispatch on argv[0]. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+#include "internal.h"
+
+static atomic_bool initialised;
+
+bool init_done(void)
+{
+	return atomic_load(&initialised);
+}
+
+static const char *last_component(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+#ifndef HAVE_SPAWN_CLOSEFROM
+/* posix_spawn could not close the descriptors this child must not have;
+ * the parent told us where they start. */
+static void close_inherited(void)
+{
+	const char *from = getenv(ENV_CLOSE_FROM);
+	char *end;
+	long lo;
+
+	if (!from)
+		return;
+	errno = 0;
+	lo = strtol(from, &end, 10);
+	unsetenv(ENV_CLOSE_FROM);
+	if (errno || *end || end == from || lo < 3 || lo > INT_MAX)
+		return;
+#if defined(__linux__) && defined(SYS_close_range)
+	if (syscall(SYS_close_range, (unsigned)lo, ~0U, 0) == 0)
+		return;
+#endif
+	for (long fd = lo, max = sysconf(_SC_OPEN_MAX); fd < max; fd++)
+		close((int)fd);
+}
+#endif
+
+int reexec_init(int argc, char *argv[])
+{
+	reexec_fn fn;
+
+	atomic_store(&initialised, true);
+	if (argc < 1 || !argv || !argv[0])
+		return 0;
+	fn = registry_lookup(last_component(argv[0]));
+	if (!fn)
+		return 0;
+#ifndef HAVE_SPAWN_CLOSEFROM
+	close_inherited();
+#endif
+	exit(fn(argc, argv));
+}

@@ -1,0 +1,105 @@
+/* Private declarations shared by the library's source files. */
+#ifndef REEXEC_INTERNAL_H
+#define REEXEC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "reexec.h"
+
+#if defined(__GNUC__)
+#define HIDDEN __attribute__((visibility("hidden")))
+#else
+#define HIDDEN
+#endif
+
+/* What posix_spawn can do here, decided at compile time. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+#define HAVE_SPAWN_CLOSEFROM 1
+#endif
+#if (defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 29)) ||     \
+	(defined(__linux__) && !defined(__GLIBC__)) ||                      \
+	(defined(__FreeBSD__) && __FreeBSD_version >= 1301000)
+#define HAVE_SPAWN_CHDIR 1
+#endif
+
+/* Set in a child by reexec_start() where posix_spawn cannot close the
+ * descriptors it must not inherit: reexec_init() closes every descriptor
+ * from this number up before the function runs, and removes the variable. */
+#define ENV_CLOSE_FROM "REEXEC_CLOSE_FROM"
+
+enum stdio_mode {
+	STDIO_INHERIT = 0,
+	STDIO_NULL,
+	STDIO_PIPE,
+	STDIO_FD,
+	STDIO_FILE,
+	STDIO_MERGE,  /* stderr only: the same open file as the child's stdout */
+};
+
+struct stdio_spec {
+	enum stdio_mode mode;
+	int fd;       /* STDIO_FD: the caller's descriptor */
+	char *path;   /* STDIO_FILE */
+	int flags;    /* STDIO_FILE */
+	mode_t perm;  /* STDIO_FILE */
+};
+
+enum cmd_state {
+	CMD_NEW = 0,
+	CMD_RUNNING,
+	CMD_REAPED,
+};
+
+struct reexec_cmd {
+	char **argv;          /* name, args..., NULL */
+	char **environ_base;  /* NULL: the caller's environ at start */
+	char **env_edits;     /* "NAME=value" sets, "NAME" unsets, NULL-ended;
+	                         at most one entry per name */
+	size_t env_nedits;
+	char *dir;
+	struct stdio_spec stdio[3];
+	int pipe_fd[3];       /* the caller's ends, -1 when none */
+	int *extra_fd;        /* the caller's fds for child fd 3, 4, ... */
+	int extra_nfd;
+	enum { PGROUP_INHERIT, PGROUP_SET, PGROUP_SESSION } pgroup;
+	pid_t pgid;
+	enum cmd_state state;
+	pid_t pid;
+	int status;
+	bool lost;            /* reaped by someone else: status unknown */
+};
+
+/* registry.c */
+HIDDEN reexec_fn registry_lookup(const char *name);
+
+/* init.c */
+HIDDEN bool init_done(void);
+
+/* util.c */
+HIDDEN void free_strv(char **v);
+HIDDEN char **dup_strv(char *const v[], size_t *count);
+HIDDEN int close_keep_errno(int fd);
+
+/* env.c */
+HIDDEN char **env_build(const struct reexec_cmd *cmd, const char *extra);
+
+/* io.c: the descriptors the child gets at 0, 1, 2 and 3... */
+struct fd_plan {
+	int nfd;           /* 3 + number of extra fds */
+	int *src;          /* for each child fd, a close-on-exec copy at or
+	                      above nfd to dup2 from; -1: leave as inherited */
+	int parent_end[3]; /* pipe ends for the command, -1 when none */
+};
+HIDDEN int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan);
+HIDDEN void fd_plan_release(struct fd_plan *plan, bool started);
+HIDDEN void cmd_close_pipes(struct reexec_cmd *cmd);
+
+/* spawn.c */
+HIDDEN int spawn_child(struct reexec_cmd *cmd);
+
+/* process.c */
+HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
+
+#endif

@@ -1,0 +1,129 @@
+/* Starting the child: posix_spawn of our own binary, set up so that the
+ * child starts clean (signals, descriptors) and so that every failure up
+ * to and including the exec is reported here. Both glibc and musl report
+ * exec errors from posix_spawn itself and reap the failed child. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+static int set_attr(const struct reexec_cmd *cmd, posix_spawnattr_t *attr)
+{
+	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+	sigset_t set;
+	int rc;
+
+	sigemptyset(&set);
+	rc = posix_spawnattr_setsigmask(attr, &set);
+	if (rc)
+		return rc;
+	sigfillset(&set);
+	rc = posix_spawnattr_setsigdefault(attr, &set);
+	if (rc)
+		return rc;
+	if (cmd->pgroup == PGROUP_SET) {
+		flags |= POSIX_SPAWN_SETPGROUP;
+		rc = posix_spawnattr_setpgroup(attr, cmd->pgid);
+		if (rc)
+			return rc;
+	} else if (cmd->pgroup == PGROUP_SESSION) {
+#ifdef POSIX_SPAWN_SETSID
+		flags |= POSIX_SPAWN_SETSID;
+#else
+		return ENOSYS;
+#endif
+	}
+	return posix_spawnattr_setflags(attr, flags);
+}
+
+static int set_actions(const struct reexec_cmd *cmd,
+                       const struct fd_plan *plan,
+                       posix_spawn_file_actions_t *fa)
+{
+	int rc;
+
+	for (int i = 0; i < plan->nfd; i++) {
+		if (plan->src[i] < 0)
+			continue;
+		rc = posix_spawn_file_actions_adddup2(fa, plan->src[i], i);
+		if (rc)
+			return rc;
+	}
+	if (cmd->dir) {
+#ifdef HAVE_SPAWN_CHDIR
+		rc = posix_spawn_file_actions_addchdir_np(fa, cmd->dir);
+		if (rc)
+			return rc;
+#else
+		return ENOSYS;
+#endif
+	}
+#ifdef HAVE_SPAWN_CLOSEFROM
+	return posix_spawn_file_actions_addclosefrom_np(fa, plan->nfd);
+#else
+	return 0;
+#endif
+}
+
+int spawn_child(struct reexec_cmd *cmd)
+{
+	const char *self = reexec_self();
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	struct fd_plan plan;
+	char close_from[sizeof(ENV_CLOSE_FROM) + 16];
+	const char *extra_env = NULL;
+	char **envp = NULL;
+	pid_t pid;
+	int rc;
+
+	if (!self)
+		return -1;
+	if (fd_plan_make(cmd, &plan) < 0)
+		return -1;
+#ifndef HAVE_SPAWN_CLOSEFROM
+	snprintf(close_from, sizeof(close_from), "%s=%d", ENV_CLOSE_FROM,
+	         plan.nfd);
+	extra_env = close_from;
+#else
+	(void)close_from;
+#endif
+	envp = env_build(cmd, extra_env);
+	if (!envp) {
+		fd_plan_release(&plan, false);
+		errno = ENOMEM;
+		return -1;
+	}
+
+	rc = posix_spawnattr_init(&attr);
+	if (rc)
+		goto out_plan;
+	rc = posix_spawn_file_actions_init(&fa);
+	if (rc)
+		goto out_attr;
+	rc = set_attr(cmd, &attr);
+	if (!rc)
+		rc = set_actions(cmd, &plan, &fa);
+	if (!rc)
+		rc = posix_spawn(&pid, self, &fa, &attr, cmd->argv, envp);
+
+	posix_spawn_file_actions_destroy(&fa);
+out_attr:
+	posix_spawnattr_destroy(&attr);
+out_plan:
+	free(envp);
+	fd_plan_release(&plan, rc == 0);
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		cmd->pipe_fd[i] = plan.parent_end[i];
+	cmd->pid = pid;
+	cmd->state = CMD_RUNNING;
+	return 0;
+}

@@ -1,0 +1,52 @@
+/* Small helpers for string vectors and descriptors. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* A deep copy of the NULL-terminated v (NULL is an empty vector); the
+ * number of strings goes to *count when count is not NULL. */
+char **dup_strv(char *const v[], size_t *count)
+{
+	size_t n = 0;
+	char **copy;
+
+	while (v && v[n])
+		n++;
+	copy = calloc(n + 1, sizeof(*copy));
+	if (!copy)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		copy[i] = strdup(v[i]);
+		if (!copy[i]) {
+			free_strv(copy);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	if (count)
+		*count = n;
+	return copy;
+}
+
+/* close(2) for cleanup paths, where the error being reported is another. */
+int close_keep_errno(int fd)
+{
+	int saved = errno;
+	int rc = fd >= 0 ? close(fd) : 0;
+
+	errno = saved;
+	return rc;
+}

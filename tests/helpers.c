@@ -1,0 +1,293 @@
+/* Helper functions run in re-executed children of the test binaries. Each
+ * reports what it sees on stdout or through its exit status. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+extern char **environ;
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* exit_code N: return N. */
+static int h_exit_code(int argc, char *argv[])
+{
+	return argc > 1 ? atoi(argv[1]) : 0;
+}
+
+/* print_args: argv, each string followed by a NUL. */
+static int h_print_args(int argc, char *argv[])
+{
+	for (int i = 0; i < argc; i++)
+		if (write_all(1, argv[i], strlen(argv[i]) + 1) < 0)
+			return 1;
+	return 0;
+}
+
+/* fd_report: the open descriptors from 3 up, as "3 4 ". */
+static int h_fd_report(int argc, char *argv[])
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	(void)argc;
+	(void)argv;
+	if (!d)
+		return 100;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd < 3 || fd == dirfd(d))
+			continue;
+		printf("%d ", fd);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* signal_report: the signals that are blocked or ignored, the only state
+ * that survives an exec. */
+static int h_signal_report(int argc, char *argv[])
+{
+	sigset_t mask;
+	int bad = 0;
+
+	(void)argc;
+	(void)argv;
+	sigprocmask(SIG_BLOCK, NULL, &mask);
+	for (int s = 1; s < NSIG; s++) {
+		struct sigaction sa;
+
+		if (sigismember(&mask, s) == 1) {
+			printf("blocked %d\n", s);
+			bad = 1;
+		}
+		if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+			printf("ignored %d\n", s);
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
+/* print_env: the environment, each entry followed by a NUL. */
+static int h_print_env(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	for (char **e = environ; *e; e++)
+		if (write_all(1, *e, strlen(*e) + 1) < 0)
+			return 1;
+	return 0;
+}
+
+/* print_cwd: the working directory. */
+static int h_print_cwd(int argc, char *argv[])
+{
+	char buf[4096];
+
+	(void)argc;
+	(void)argv;
+	if (!getcwd(buf, sizeof(buf)))
+		return 1;
+	fputs(buf, stdout);
+	return 0;
+}
+
+/* cat: stdin to stdout. */
+static int h_cat(int argc, char *argv[])
+{
+	char buf[65536];
+	ssize_t n;
+
+	(void)argc;
+	(void)argv;
+	while ((n = read(0, buf, sizeof(buf))) > 0)
+		if (write_all(1, buf, (size_t)n) < 0)
+			return 1;
+	return n < 0;
+}
+
+/* write_fd FD TEXT [FD TEXT ...]: write each TEXT to its FD. */
+static int h_write_fd(int argc, char *argv[])
+{
+	for (int i = 1; i + 1 < argc; i += 2)
+		if (write_all(atoi(argv[i]), argv[i + 1], strlen(argv[i + 1])) < 0)
+			return 10 + i;
+	return 0;
+}
+
+/* flood MIB: MIB MiB of flood_byte() on stdout and the same on stderr,
+ * interleaved in 64 KiB pieces, without reading stdin first; then read
+ * stdin to its end and append "IN <length> <fnv1a>\n" to stdout. */
+static int h_flood(int argc, char *argv[])
+{
+	size_t total = (size_t)(argc > 1 ? atoi(argv[1]) : 1) << 20;
+	static unsigned char chunk[65536];
+	static char in[65536];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t inlen = 0;
+	ssize_t n;
+
+	for (size_t off = 0; off < total; off += sizeof(chunk)) {
+		size_t len = total - off < sizeof(chunk) ? total - off : sizeof(chunk);
+
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = flood_byte(off + i);
+		if (write_all(1, chunk, len) < 0 || write_all(2, chunk, len) < 0)
+			return 1;
+	}
+	while ((n = read(0, in, sizeof(in))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			h ^= (unsigned char)in[i];
+			h *= 0x100000001b3ULL;
+		}
+		inlen += (size_t)n;
+	}
+	printf("IN %zu %016llx\n", inlen, (unsigned long long)h);
+	return n < 0;
+}
+
+/* mixed: "out1\n" to stdout, "err1\n" to stderr, "out2\n" to stdout. */
+static int h_mixed(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	write_all(1, "out1\n", 5);
+	write_all(2, "err1\n", 5);
+	write_all(1, "out2\n", 5);
+	return 0;
+}
+
+/* pause: wait for a signal forever. */
+static int h_pause(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* ids: "pid pgid sid" of this process. */
+static int h_ids(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	printf("%d %d %d", (int)getpid(), (int)getpgid(0), (int)getsid(0));
+	return 0;
+}
+
+/* stdio_nowrite: print without a newline and return; exit() must flush. */
+static int h_unflushed(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	fputs("buffered", stdout);
+	return 3;
+}
+
+void helpers_init(int argc, char *argv[])
+{
+	static const struct {
+		const char *name;
+		reexec_fn fn;
+	} helpers[] = {
+		{"exit_code", h_exit_code},
+		{"print_args", h_print_args},
+		{"fd_report", h_fd_report},
+		{"signal_report", h_signal_report},
+		{"print_env", h_print_env},
+		{"print_cwd", h_print_cwd},
+		{"cat", h_cat},
+		{"write_fd", h_write_fd},
+		{"flood", h_flood},
+		{"mixed", h_mixed},
+		{"pause", h_pause},
+		{"ids", h_ids},
+		{"unflushed", h_unflushed},
+	};
+
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)
+		if (reexec_register(helpers[i].name, helpers[i].fn) < 0) {
+			perror("reexec_register");
+			exit(99);
+		}
+	reexec_init(argc, argv);
+}
+
+unsigned char flood_byte(size_t i)
+{
+	return (unsigned char)(i % 251 + (i >> 16));
+}
+
+uint64_t fnv1a(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+int no_children(void)
+{
+	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+char *capture_stdout(reexec_cmd *cmd, size_t *len, int *status)
+{
+	struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT};
+
+	assert_non_null(cmd);
+	assert_int_equal(reexec_capture(cmd, &cap, status), 0);
+	assert_non_null(cap.out);
+	if (len)
+		*len = cap.out_len;
+	return cap.out;
+}

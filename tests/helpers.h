@@ -1,0 +1,27 @@
+/* Functions every test binary registers, and small test utilities. */
+#ifndef TESTS_HELPERS_H
+#define TESTS_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reexec.h"
+
+/* Register the helpers below, then run reexec_init(); call first in main. */
+void helpers_init(int argc, char *argv[]);
+
+/* The byte at offset i of the "flood" helper's output. */
+unsigned char flood_byte(size_t i);
+/* FNV-1a of n bytes. */
+uint64_t fnv1a(const void *p, size_t n);
+
+/* Number of open descriptors of this process. */
+int count_fds(void);
+/* True when this process has no child left, zombie or running. */
+int no_children(void);
+
+/* Run cmd with stdout captured; returns the output (free it) and the exit
+ * status in *status; fails the test on error. */
+char *capture_stdout(reexec_cmd *cmd, size_t *len, int *status);
+
+#endif

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Run every test suite and every example check; print a total.
+#   tests/run.sh BUILD_DIR [RUNNER...]
+# RUNNER (valgrind, say) wraps each suite.
+set -u
+build=$1
+shift
+passed=0
+failed=0
+failures=""
+
+for suite in "$build"/tests/test_*; do
+	[ -x "$suite" ] || continue
+	out=$(mktemp)
+	"$@" "$suite" >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
+	rm -f "$out"
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	if [ "$rc" -ne 0 ] && [ -z "$f" ]; then
+		# A crash, a sanitizer or valgrind report: count the suite once.
+		failed=$((failed + 1))
+	fi
+	[ "$rc" -eq 0 ] || failures="$failures $(basename "$suite")"
+done
+
+for check in examples/check-*.sh; do
+	[ -f "$check" ] || continue
+	name=$(basename "$check" .sh)
+	if sh "$check" "$build/examples"; then
+		echo "[       OK ] example $name"
+		passed=$((passed + 1))
+	else
+		echo "[  FAILED  ] example $name"
+		failed=$((failed + 1))
+		failures="$failures $name"
+	fi
+done
+
+[ -z "$failures" ] || echo "failing:$failures"
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

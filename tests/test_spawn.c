@@ -1,0 +1,432 @@
+/* Spawning: a clean child (descriptors, signals) and synchronous errors
+ * that leave no process behind. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+extern char **environ;
+
+static void expect_start_fails(reexec_cmd *cmd, int err)
+{
+	assert_non_null(cmd);
+	errno = 0;
+	assert_int_equal(reexec_start(cmd), -1);
+	assert_int_equal(errno, err);
+	assert_int_equal(reexec_pid(cmd), -1);
+	assert_true(no_children());
+}
+
+static void no_inherited_fds(void **state)
+{
+	int plain = open("/dev/null", O_RDONLY); /* no O_CLOEXEC */
+	int high = dup2(plain, 200);
+	reexec_cmd *cmd;
+	int sv[2];
+	size_t len;
+	int status;
+	char *out;
+
+	(void)state;
+	assert_true(plain >= 3);
+	assert_int_equal(high, 200);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+
+	cmd = reexec_command("fd_report", NULL);
+	out = capture_stdout(cmd, &len, &status);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, "");
+	free(out);
+	reexec_cmd_free(cmd);
+	close(plain);
+	close(high);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void only_given_fds(void **state)
+{
+	int a = open("/dev/null", O_RDONLY);
+	int b = open("/dev/null", O_RDONLY);
+	reexec_cmd *cmd = reexec_command("fd_report", NULL);
+	int status;
+	size_t len;
+	char *out;
+
+	(void)state;
+	assert_int_equal(reexec_cmd_add_fd(cmd, a), 3);
+	assert_int_equal(reexec_cmd_add_fd(cmd, b), 4);
+	out = capture_stdout(cmd, &len, &status);
+	assert_string_equal(out, "3 4 ");
+	free(out);
+	reexec_cmd_free(cmd);
+	close(a);
+	close(b);
+}
+
+static void clean_signal_state(void **state)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old[4];
+	static const int ignored[] = {SIGUSR1, SIGHUP, SIGPIPE, SIGINT};
+	sigset_t block, oldmask;
+	reexec_cmd *cmd = reexec_command("signal_report", NULL);
+	int status;
+	size_t len;
+	char *out;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(sigaction(ignored[i], &ign, &old[i]), 0);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGRTMIN + 1);
+	pthread_sigmask(SIG_BLOCK, &block, &oldmask);
+
+	out = capture_stdout(cmd, &len, &status);
+
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	for (int i = 0; i < 4; i++)
+		sigaction(ignored[i], &old[i], NULL);
+	assert_string_equal(out, "");
+	assert_int_equal(status, 0);
+	free(out);
+	reexec_cmd_free(cmd);
+}
+
+static void chdir_failure_reported(void **state)
+{
+	reexec_cmd *cmd = reexec_command("exit_code", NULL);
+
+	(void)state;
+	assert_int_equal(reexec_cmd_set_dir(cmd, "/no/such/directory"), 0);
+	expect_start_fails(cmd, ENOENT);
+	reexec_cmd_free(cmd);
+
+	cmd = reexec_command("exit_code", NULL);
+	assert_int_equal(reexec_cmd_set_dir(cmd, "/dev/null"), 0);
+	expect_start_fails(cmd, ENOTDIR);
+	reexec_cmd_free(cmd);
+}
+
+static void too_big_e2big(void **state)
+{
+	size_t n = 256 * 1024; /* beyond the kernel's limit for one string */
+	char *big = malloc(n + 1);
+	reexec_cmd *cmd;
+
+	(void)state;
+	memset(big, 'a', n);
+	big[n] = '\0';
+	cmd = reexec_command("exit_code", big, NULL);
+	expect_start_fails(cmd, E2BIG);
+	reexec_cmd_free(cmd);
+
+	/* The same through the environment. */
+	cmd = reexec_command("exit_code", NULL);
+	assert_int_equal(reexec_cmd_setenv(cmd, "BIG", big), 0);
+	expect_start_fails(cmd, E2BIG);
+	reexec_cmd_free(cmd);
+	free(big);
+}
+
+/* In a child of ours: with no process left to spend (RLIMIT_NPROC), start
+ * must fail with EAGAIN and leave nothing behind. Exits 0 when it does,
+ * 2 when the limit cannot be put in place. */
+static int nproc_probe(int argc, char *argv[])
+{
+	struct rlimit none = {0, 0};
+	reexec_cmd *cmd;
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	if (getuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+		return 2;
+	if (setrlimit(RLIMIT_NPROC, &none) < 0)
+		return 2;
+	cmd = reexec_command("exit_code", NULL);
+	if (!cmd)
+		return 3;
+	rc = reexec_start(cmd);
+	if (rc == 0)
+		return 4;
+	if (errno != EAGAIN)
+		return 5;
+	if (!no_children())
+		return 6;
+	reexec_cmd_free(cmd);
+	return 0;
+}
+
+static void process_limit_eagain(void **state)
+{
+	reexec_cmd *cmd = reexec_command("nproc_probe", NULL);
+	int status;
+
+	(void)state;
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2) {
+		reexec_cmd_free(cmd);
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+	reexec_cmd_free(cmd);
+}
+
+/* In a child of ours: out of descriptors, a start that needs a pipe fails
+ * with EMFILE, leaves nothing behind, and leaks nothing: once a few
+ * descriptors are free again the same command starts. */
+static int emfile_probe(int argc, char *argv[])
+{
+	struct rlimit lim = {64, 64};
+	int fds[64], n = 0, status;
+	reexec_cmd *cmd;
+
+	(void)argc;
+	(void)argv;
+	if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return 2;
+	while (n < 64 && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		n++;
+	if (n == 64 || errno != EMFILE)
+		return 3;
+	cmd = reexec_command("exit_code", "5", NULL);
+	reexec_cmd_stdio_pipe(cmd, 1);
+	if (reexec_start(cmd) == 0 || errno != EMFILE || !no_children())
+		return 4;
+	for (int i = 0; i < 4; i++)
+		close(fds[--n]);
+	if (reexec_start(cmd) < 0 || reexec_wait(cmd, &status) < 0)
+		return 5;
+	reexec_cmd_free(cmd);
+	/* Everything the library opened was closed again. */
+	if (open("/dev/null", O_RDONLY) < 0 || open("/dev/null", O_RDONLY) < 0 ||
+	    open("/dev/null", O_RDONLY) < 0 || open("/dev/null", O_RDONLY) < 0)
+		return 6;
+	return WEXITSTATUS(status) == 5 ? 0 : 7;
+}
+
+static void out_of_fds_emfile(void **state)
+{
+	reexec_cmd *cmd = reexec_command("emfile_probe", NULL);
+	int status;
+
+	(void)state;
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	reexec_cmd_free(cmd);
+}
+
+static void closed_fd_ebadf(void **state)
+{
+	int p[2];
+	reexec_cmd *cmd;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	close(p[1]);
+
+	cmd = reexec_command("exit_code", NULL);
+	assert_int_equal(reexec_cmd_stdio_fd(cmd, 1, p[1]), 0);
+	expect_start_fails(cmd, EBADF);
+	reexec_cmd_free(cmd);
+
+	cmd = reexec_command("exit_code", NULL);
+	assert_int_equal(reexec_cmd_add_fd(cmd, p[0]), 3);
+	expect_start_fails(cmd, EBADF);
+	reexec_cmd_free(cmd);
+
+	cmd = reexec_command("exit_code", NULL);
+	errno = 0;
+	assert_int_equal(reexec_cmd_stdio_fd(cmd, 1, -1), -1);
+	assert_int_equal(errno, EBADF);
+	errno = 0;
+	assert_int_equal(reexec_cmd_add_fd(cmd, -5), -1);
+	assert_int_equal(errno, EBADF);
+	reexec_cmd_free(cmd);
+}
+
+static void misuse_errors(void **state)
+{
+	reexec_cmd *cmd = reexec_command("exit_code", "4", NULL);
+	int status = -1;
+
+	(void)state;
+	errno = 0;
+	assert_int_equal(reexec_start(NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(reexec_wait(NULL, &status), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(reexec_run(NULL, &status), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(reexec_pid(NULL), -1);
+	assert_int_equal(errno, EINVAL);
+
+	errno = 0;
+	assert_int_equal(reexec_wait(cmd, &status), -1);
+	assert_int_equal(errno, ECHILD);
+	errno = 0;
+	assert_int_equal(reexec_pid(cmd), -1);
+	assert_int_equal(errno, ECHILD);
+
+	assert_int_equal(reexec_start(cmd), 0);
+	assert_true(reexec_pid(cmd) > 0);
+	errno = 0;
+	assert_int_equal(reexec_start(cmd), -1);
+	assert_int_equal(errno, EBUSY);
+	errno = 0;
+	assert_int_equal(reexec_run(cmd, &status), -1);
+	assert_int_equal(errno, EBUSY);
+
+	assert_int_equal(reexec_wait(cmd, &status), 0);
+	assert_int_equal(WEXITSTATUS(status), 4);
+	/* Waiting again gives the same status; NULL status is fine. */
+	status = -1;
+	assert_int_equal(reexec_wait(cmd, &status), 0);
+	assert_int_equal(WEXITSTATUS(status), 4);
+	assert_int_equal(reexec_wait(cmd, NULL), 0);
+	assert_true(no_children());
+	reexec_cmd_free(cmd);
+	reexec_cmd_free(NULL);
+}
+
+static void parent_ends_cloexec(void **state)
+{
+	reexec_cmd *cmd = reexec_command("cat", NULL);
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(reexec_cmd_stdio_pipe(cmd, i), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	for (int i = 0; i < 3; i++) {
+		int fd = reexec_pipe(cmd, i);
+
+		assert_true(fd >= 0);
+		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	}
+	assert_int_equal(reexec_pipe_close(cmd, 0), 0);
+	assert_int_equal(reexec_wait(cmd, NULL), 0);
+	reexec_cmd_free(cmd);
+}
+
+static atomic_bool stop_churn;
+
+/* Start and capture commands, creating and closing pipes and copies. */
+static void *churn(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_churn)) {
+		struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT |
+		                                      REEXEC_CAPTURE_STDERR,
+		                             .input = "x", .input_len = 1};
+		reexec_cmd *cmd = reexec_command("exit_code", NULL);
+
+		if (!cmd || reexec_cmd_add_fd(cmd, 0) < 0 ||
+		    reexec_capture(cmd, &cap, NULL) < 0)
+			return (void *)1;
+		free(cap.out);
+		free(cap.err);
+		reexec_cmd_free(cmd);
+	}
+	return NULL;
+}
+
+/* What a plain posix_spawn of fd_report, which closes nothing, reports:
+ * the descriptors of this process that are not close-on-exec. */
+static char *plain_fd_report(void)
+{
+	char *argv[] = {"fd_report", NULL};
+	posix_spawn_file_actions_t fa;
+	static char buf[512];
+	int p[2], status;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	assert_int_equal(posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv,
+	                             environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return buf;
+}
+
+/* Descriptors the library creates are close-on-exec from birth: a plain
+ * posix_spawn in another thread never sees one. */
+static void library_fds_never_leak(void **state)
+{
+	char before[512];
+	pthread_t th;
+	void *rc;
+	int leaks = 0;
+
+	(void)state;
+	/* Whatever this process itself was started with does not count. */
+	snprintf(before, sizeof(before), "%s", plain_fd_report());
+	atomic_store(&stop_churn, false);
+	assert_int_equal(pthread_create(&th, NULL, churn, NULL), 0);
+	for (int i = 0; i < 300; i++) {
+		const char *now = plain_fd_report();
+
+		if (strcmp(now, before) != 0 && leaks++ == 0)
+			print_message("leaked: %s (before: %s)\n", now, before);
+	}
+	atomic_store(&stop_churn, true);
+	assert_int_equal(pthread_join(th, &rc), 0);
+	assert_null(rc);
+	assert_int_equal(leaks, 0);
+}
+
+int main(int argc, char *argv[])
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(no_inherited_fds),
+		cmocka_unit_test(only_given_fds),
+		cmocka_unit_test(clean_signal_state),
+		cmocka_unit_test(chdir_failure_reported),
+		cmocka_unit_test(too_big_e2big),
+		cmocka_unit_test(process_limit_eagain),
+		cmocka_unit_test(out_of_fds_emfile),
+		cmocka_unit_test(closed_fd_ebadf),
+		cmocka_unit_test(misuse_errors),
+		cmocka_unit_test(parent_ends_cloexec),
+		cmocka_unit_test(library_fds_never_leak),
+	};
+
+	reexec_register("nproc_probe", nproc_probe);
+	reexec_register("emfile_probe", emfile_probe);
+	helpers_init(argc, argv);
+	return cmocka_run_group_tests_name("spawn", tests, NULL, NULL);
+}
