@@ -39,7 +39,7 @@ BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 .PHONY: all all-checks check check-asan check-valgrind bench install uninstall clean deps
 
-all: $(STATIC) $(SHARED) $(EXAMPLES) $(BUILD)/reexec.pc
+all: $(STATIC) $(SHARED) $(EXAMPLES)
 
 $(BUILD)/obj/%.o: src/%.c src/internal.h include/reexec.h
 	@mkdir -p $(@D)
@@ -54,12 +54,6 @@ $(SHARED): $(LIB_OBJ)
 		-o $@ $^ -pthread
 	ln -sf libreexec.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf libreexec.so.$(VERSION) $(BUILD)/libreexec.so
-
-$(BUILD)/reexec.pc: reexec.pc.in Makefile
-	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    $< > $@
 
 $(BUILD)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(@D)
@@ -92,20 +86,23 @@ check-asan:
 		LDFLAGS="-fsanitize=address,undefined"
 
 check-valgrind:
-	@$(MAKE) --no-print-directory check BUILD=build-valgrind \
+	@TEST_TIMER_US=20000 $(MAKE) --no-print-directory check BUILD=build-valgrind \
 		RUNNER="valgrind -q --error-exitcode=70 --leak-check=full --errors-for-leak-kinds=definite,possible"
 
 bench: $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
-install: $(STATIC) $(SHARED) $(BUILD)/reexec.pc
+install: $(STATIC) $(SHARED)
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR)
 	install -m 644 include/reexec.h $(DESTDIR)$(INCLUDEDIR)/reexec.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libreexec.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION)
 	ln -sf libreexec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf libreexec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libreexec.so
-	install -m 644 $(BUILD)/reexec.pc $(DESTDIR)$(PCDIR)/reexec.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    reexec.pc.in > $(DESTDIR)$(PCDIR)/reexec.pc
+	chmod 644 $(DESTDIR)$(PCDIR)/reexec.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/reexec.h $(DESTDIR)$(LIBDIR)/libreexec.a \

@@ -100,8 +100,12 @@ REEXEC_API int reexec_init(int argc, char *argv[]);
  * reexec_self - the path the library executes to re-run this program.
  *
  * On Linux this is "/proc/self/exe", which the kernel resolves to the
- * running binary at the moment of the spawn. The string is static; do not
- * free it. Thread-safe.
+ * running binary at each spawn, even when its file has since been deleted
+ * or renamed. When /proc/self/exe is another program that loaded ours (the
+ * dynamic loader run by hand, "ld.so ./prog", or a tool like valgrind), it
+ * is instead the path of the file our program was loaded from. The choice
+ * is made once, in reexec_init() (or at the first call). The string is
+ * static; do not free it. Thread-safe.
  *
  * Returns the path, or NULL with errno set:
  *   ENOSYS  this platform has no known way to find the running binary.

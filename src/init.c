@@ -56,11 +56,14 @@ int reexec_init(int argc, char *argv[])
 	reexec_fn fn;
 
 	atomic_store(&initialised, true);
-	if (argc < 1 || !argv || !argv[0])
+	fn = argc >= 1 && argv && argv[0] ? registry_lookup(last_component(argv[0]))
+	                                   : NULL;
+	if (!fn) {
+		/* Not a child of ours: find our binary now, while its files
+		 * are still where the program started from. */
+		self_resolve();
 		return 0;
-	fn = registry_lookup(last_component(argv[0]));
-	if (!fn)
-		return 0;
+	}
 #ifndef HAVE_SPAWN_CLOSEFROM
 	close_inherited();
 #endif

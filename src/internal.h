@@ -74,6 +74,9 @@ struct reexec_cmd {
 /* registry.c */
 HIDDEN reexec_fn registry_lookup(const char *name);
 
+/* self.c */
+HIDDEN void self_resolve(void);
+
 /* init.c */
 HIDDEN bool init_done(void);
 

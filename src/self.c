@@ -1,18 +1,107 @@
-/* Finding the binary to re-execute. */
+/* Finding the binary to re-execute.
+ *
+ * On Linux, /proc/self/exe is the right answer almost always: the kernel
+ * resolves it at each spawn to the very file this process runs, even when
+ * that file has been deleted or renamed. It is wrong when the process was
+ * started through another program that then loaded ours: the dynamic
+ * loader run by hand (ld.so ./prog) or a tool such as valgrind. There
+ * /proc/self/exe is that other program. We notice by comparing it with the
+ * file mapped where our own program headers are, and then execute that
+ * file by its path instead. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stddef.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#ifdef __linux__
+#include <sys/auxv.h>
+#endif
 
 #include "internal.h"
 
+#define PROC_SELF_EXE "/proc/self/exe"
+
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+static const char *self_path;
+static int self_errno;
+
+#ifdef __linux__
+/* The path of the file mapped at addr, from /proc/self/maps; NULL when it
+ * cannot be told. */
+static char *mapped_file(uintptr_t addr)
+{
+	FILE *maps = fopen("/proc/self/maps", "re");
+	char *line = NULL, *path = NULL;
+	size_t cap = 0;
+
+	if (!maps)
+		return NULL;
+	while (getline(&line, &cap, maps) > 0) {
+		unsigned long lo, hi;
+		int off = 0;
+		char *p;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) < 2 ||
+		    off == 0 || addr < lo || addr >= hi)
+			continue;
+		p = line + off;
+		p[strcspn(p, "\n")] = '\0';
+		if (*p == '/')
+			path = strdup(p);
+		break;
+	}
+	free(line);
+	fclose(maps);
+	return path;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static void resolve(void)
+{
+	struct stat exe, ours;
+	char *mapped;
+
+	self_path = PROC_SELF_EXE;
+	mapped = mapped_file((uintptr_t)getauxval(AT_PHDR));
+	if (!mapped)
+		return;
+	if (stat(PROC_SELF_EXE, &exe) == 0 && stat(mapped, &ours) == 0 &&
+	    !same_file(&exe, &ours))
+		self_path = mapped; /* kept for the life of the process */
+	else
+		free(mapped);
+}
+#else
+static void resolve(void)
+{
+#if defined(__FreeBSD__) || defined(__DragonFly__) || defined(__NetBSD__)
+	self_path = "/proc/curproc/file";
+#else
+	self_errno = ENOSYS;
+#endif
+}
+#endif
+
+/* Decide once; reexec_init() calls this early, while the program's files
+ * are still where it started from. */
+void self_resolve(void)
+{
+	pthread_once(&self_once, resolve);
+}
+
 const char *reexec_self(void)
 {
-#if defined(__linux__)
-	return "/proc/self/exe";
-#elif defined(__FreeBSD__) || defined(__DragonFly__) || defined(__NetBSD__)
-	return "/proc/curproc/file";
-#else
-	errno = ENOSYS;
-	return NULL;
-#endif
+	self_resolve();
+	if (!self_path) {
+		errno = self_errno;
+		return NULL;
+	}
+	return self_path;
 }

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Run every test suite and every example check; print a total.
+# Run every test suite, every example check and the install check; print
+# a total.
 #   tests/run.sh BUILD_DIR [RUNNER...]
 # RUNNER (valgrind, say) wraps each suite.
 set -u
@@ -20,21 +21,27 @@ for suite in "$build"/tests/test_*; do
 	rm -f "$out"
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
-	if [ "$rc" -ne 0 ] && [ -z "$f" ]; then
-		# A crash, a sanitizer or valgrind report: count the suite once.
+	if { [ "$rc" -ne 0 ] || [ -z "$p" ]; } && [ -z "$f" ]; then
+		# A crash, an early exit, a sanitizer or valgrind report: count
+		# the suite once.
 		failed=$((failed + 1))
+		rc=1
 	fi
 	[ "$rc" -eq 0 ] || failures="$failures $(basename "$suite")"
 done
 
-for check in examples/check-*.sh; do
+for check in examples/check-*.sh tests/check-*.sh; do
 	[ -f "$check" ] || continue
 	name=$(basename "$check" .sh)
-	if sh "$check" "$build/examples"; then
-		echo "[       OK ] example $name"
+	case $check in
+	examples/*) arg="$build/examples" ;;
+	*) arg="$build" ;;
+	esac
+	if sh "$check" "$arg"; then
+		echo "[       OK ] $name"
 		passed=$((passed + 1))
 	else
-		echo "[  FAILED  ] example $name"
+		echo "[  FAILED  ] $name"
 		failed=$((failed + 1))
 		failures="$failures $name"
 	fi

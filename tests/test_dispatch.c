@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -15,14 +16,24 @@
 
 extern char **environ;
 
+/* Registered only to be found where it must not be: a dispatch to it
+ * exits this suite with a status the runner counts as a failure. */
+static int trap(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "dispatched where no dispatch was due\n");
+	return 86;
+}
+
 /* Each of these would exit this process if reexec_init() dispatched. */
 static void no_dispatch_without_argv0(void **state)
 {
-	char *only_name[] = {"exit_code", NULL};
-	char *null_first[] = {NULL, "exit_code", NULL};
+	char *only_name[] = {"trap", NULL};
+	char *null_first[] = {NULL, "trap", NULL};
 	char *unknown[] = {"no_such_function", NULL};
 	char *empty[] = {"", NULL};
-	char *dir_only[] = {"exit_code/", NULL};
+	char *dir_only[] = {"trap/", NULL};
 
 	(void)state;
 	/* argc 0: argv[0] must not be read, even though it names a function. */
@@ -41,7 +52,7 @@ static int raw_spawn_status(char *argv[])
 	pid_t pid;
 	int status;
 
-	assert_int_equal(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv,
+	assert_int_equal(posix_spawn(&pid, reexec_self(), NULL, NULL, argv,
 	                             environ), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return status;
@@ -192,6 +203,7 @@ int main(int argc, char *argv[])
 		cmocka_unit_test(unknown_name_enoent),
 	};
 
+	reexec_register("trap", trap);
 	helpers_init(argc, argv);
 	return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }

@@ -1,0 +1,122 @@
+/*
+ * roundtrip - what a round trip through the library costs next to a raw
+ * posix_spawn + waitpid of the same binary.
+ *
+ * A round trip: start a child that runs a function returning at once, and
+ * wait for it. "raw" is posix_spawn of /proc/self/exe with argv[0] "noop"
+ * and no attributes, then waitpid; "reexec" is reexec_command, reexec_run
+ * and reexec_cmd_free. The two alternate (raw, reexec, raw, reexec, ...)
+ * so that drift in the machine's speed touches both alike. Prints a
+ * markdown table of medians and 99th percentiles and the ratio of medians.
+ *
+ *   roundtrip [iterations]      (default 2000 of each)
+ */
+#define _GNU_SOURCE
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <reexec.h>
+
+extern char **environ;
+
+static int noop(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	return 0;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int raw_round(void)
+{
+	char *argv[] = {"noop", NULL};
+	pid_t pid;
+	int status;
+
+	if (posix_spawn(&pid, reexec_self(), NULL, NULL, argv, environ))
+		return -1;
+	if (waitpid(pid, &status, 0) != pid || status != 0)
+		return -1;
+	return 0;
+}
+
+static int lib_round(void)
+{
+	reexec_cmd *cmd = reexec_command("noop", NULL);
+	int status = -1, rc;
+
+	if (!cmd)
+		return -1;
+	rc = reexec_run(cmd, &status);
+	reexec_cmd_free(cmd);
+	return rc == 0 && status == 0 ? 0 : -1;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct series {
+	const char *name;
+	int (*round)(void);
+	double *us;
+};
+
+int main(int argc, char *argv[])
+{
+	struct series s[] = {
+		{"raw posix_spawn + waitpid", raw_round, NULL},
+		{"reexec_command + reexec_run", lib_round, NULL},
+	};
+	int n = 2000, k = (int)(sizeof(s) / sizeof(s[0]));
+	double med[2];
+
+	reexec_register("noop", noop);
+	reexec_init(argc, argv);
+	if (argc > 1)
+		n = atoi(argv[1]);
+	if (n < 10)
+		n = 10;
+	for (int j = 0; j < k; j++)
+		s[j].us = malloc((size_t)n * sizeof(double));
+
+	/* Warm up the page cache and the dynamic loader's files. */
+	for (int i = 0; i < 20; i++)
+		for (int j = 0; j < k; j++)
+			s[j].round();
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < k; j++) {
+			double t0 = now_us();
+
+			if (s[j].round() < 0) {
+				fprintf(stderr, "%s failed\n", s[j].name);
+				return 1;
+			}
+			s[j].us[i] = now_us() - t0;
+		}
+
+	printf("| round trip (%d each, interleaved) | median µs | p99 µs | ratio |\n",
+	       n);
+	printf("|---|---:|---:|---:|\n");
+	for (int j = 0; j < k; j++) {
+		qsort(s[j].us, (size_t)n, sizeof(double), cmp);
+		med[j] = s[j].us[n / 2];
+		printf("| %s | %.0f | %.0f | %.3f |\n", s[j].name, med[j],
+		       s[j].us[(size_t)n * 99 / 100], med[j] / med[0]);
+		free(s[j].us);
+	}
+	return 0;
+}
