@@ -86,7 +86,7 @@ check-asan:
 		LDFLAGS="-fsanitize=address,undefined"
 
 check-valgrind:
-	@TEST_TIMER_US=20000 $(MAKE) --no-print-directory check BUILD=build-valgrind \
+	@TEST_TIMER_US=20000 TEST_UNDER_VALGRIND=1 $(MAKE) --no-print-directory check BUILD=build-valgrind \
 		RUNNER="valgrind -q --error-exitcode=70 --leak-check=full --errors-for-leak-kinds=definite,possible"
 
 bench: $(BENCHES)

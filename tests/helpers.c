@@ -260,6 +260,13 @@ uint64_t fnv1a(const void *p, size_t n)
 	return h;
 }
 
+int under_valgrind(void)
+{
+	const char *v = getenv("TEST_UNDER_VALGRIND");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");

@@ -15,6 +15,12 @@ unsigned char flood_byte(size_t i);
 /* FNV-1a of n bytes. */
 uint64_t fnv1a(const void *p, size_t n);
 
+/* True when the suite runs under valgrind (make check-valgrind sets
+ * TEST_UNDER_VALGRIND). Valgrind turns posix_spawn's vfork into a fork and
+ * dies in the child when its exec fails, so exec failures cannot be
+ * reported there; it also runs one thread at a time, very slowly. */
+int under_valgrind(void);
+
 /* Number of open descriptors of this process. */
 int count_fds(void);
 /* True when this process has no child left, zombie or running. */

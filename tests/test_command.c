@@ -239,7 +239,8 @@ static void stdio_caller_fd(void **state)
 }
 
 /* In a child of ours, where the descriptor numbers are ours to choose:
- * stdout and stderr swapped, and fds 3 and 4 handed on as 4 and 3. */
+ * stdout and stderr swapped, fds 3 and 4 handed on as 4 and 3, and fd 0
+ * closed so that a careless copy could land on a slot still to be filled. */
 static int permute_probe(int argc, char *argv[])
 {
 	int p[4][2];
@@ -247,6 +248,7 @@ static int permute_probe(int argc, char *argv[])
 
 	(void)argc;
 	(void)argv;
+	close(0);
 	for (int i = 0; i < 4; i++) {
 		int tmp[2];
 
@@ -263,7 +265,8 @@ static int permute_probe(int argc, char *argv[])
 			return 3;
 	cmd = reexec_command("write_fd", "1", "one", "2", "two", "3", "three",
 	                     "4", "four", NULL);
-	if (reexec_cmd_stdio_fd(cmd, 1, 2) < 0 ||
+	if (reexec_cmd_stdio_null(cmd, 0) < 0 ||
+	    reexec_cmd_stdio_fd(cmd, 1, 2) < 0 ||
 	    reexec_cmd_stdio_fd(cmd, 2, 1) < 0 ||
 	    reexec_cmd_add_fd(cmd, 4) != 3 || reexec_cmd_add_fd(cmd, 3) != 4)
 		return 4;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -21,7 +22,6 @@
 #include "helpers.h"
 
 #define SPAWNERS 8
-#define ROUNDS 40
 
 static atomic_bool stop_noise;
 static atomic_int leaked_reports, failures;
@@ -37,6 +37,7 @@ static void *malloc_noise(void *arg)
 			p[i] = malloc((size_t)(rand_r(&seed) % 65536) + 1);
 		for (int i = 0; i < 64; i++)
 			free(p[i]);
+		sched_yield();
 	}
 	return NULL;
 }
@@ -54,6 +55,7 @@ static void *fd_noise(void *arg)
 			close(p[0]);
 			close(p[1]);
 		}
+		sched_yield();
 	}
 	return NULL;
 }
@@ -62,8 +64,10 @@ static void *fd_noise(void *arg)
  * and a run with a pipe on stdout. */
 static void *spawner(void *arg)
 {
+	int rounds = under_valgrind() ? 3 : 40;
+
 	(void)arg;
-	for (int r = 0; r < ROUNDS; r++) {
+	for (int r = 0; r < rounds; r++) {
 		struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT};
 		reexec_cmd *cmd = reexec_command("fd_report", NULL);
 		int status = -1;
