@@ -144,9 +144,9 @@ REEXEC_API reexec_cmd *reexec_commandv(const char *name, char *const args[]);
 /**
  * reexec_cmd_free - release a command and everything it owns.
  *
- * Closes the parent's ends of the command's pipes. When the child was
- * started and has not been waited for, it is killed with SIGKILL and
- * reaped, so no zombie is left behind: wait for a child before freeing its
+ * Closes the parent's ends of the command's pipes and its pidfd. When the
+ * child was started and has not been waited for, it is killed with SIGKILL
+ * (the child only, not its group) and reaped, so no zombie is left behind: wait for a child before freeing its
  * command if it should finish its work. This may block for the moment the
  * kernel takes to end the child. NULL is ignored. Not thread-safe for the
  * same command.
@@ -357,23 +357,109 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  * reexec_wait - wait for the started child to end and reap it.
  *
  * Blocks until the child exits or is killed, then stores its wait status
- * in *status (when status is not NULL). Interrupted system calls are
- * retried. After the first successful wait, later calls return the same
- * status at once.
+ * in *status (when status is not NULL). Signals that interrupt the wait
+ * are absorbed: it goes on waiting. After the first successful wait, later
+ * calls return the same status at once.
+ *
+ * On Linux 5.3 and later the child is tracked through a pidfd, so that no
+ * wait or signal can reach another process that reused its pid. Elsewhere
+ * the pid is used, which is exact as long as nothing else in the program
+ * reaps children. A program that sets SIGCHLD to SIG_IGN, or reaps with
+ * waitpid(-1, ...), takes the status away from the library: the wait then
+ * ends as soon as the child has ended and fails with ECHILD; it never
+ * hangs. The library installs no SIGCHLD handler and never waits for any
+ * process but its own children.
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.
  *   ECHILD  the command was never started, or its child was reaped by
- *           someone else (a waitpid(-1) elsewhere in the program, or
- *           SIGCHLD set to SIG_IGN).
+ *           someone else (see above), so its status is lost.
  */
 REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
+
+/**
+ * reexec_wait_timeout - reexec_wait(), giving up after timeout_ms
+ * milliseconds.
+ *
+ * 0 polls; a negative timeout waits forever. The time is measured on the
+ * monotonic clock, and signals do not cut it short. A timeout leaves the
+ * child running and the command waitable again.
+ *
+ * Returns 0, or -1 with errno set:
+ *   ETIMEDOUT  the child was still running when the time was up.
+ *   EINVAL, ECHILD  as for reexec_wait().
+ */
+REEXEC_API int reexec_wait_timeout(reexec_cmd *cmd, int timeout_ms,
+                                   int *status);
 
 /**
  * reexec_run - reexec_start() then reexec_wait(): run the child to its end.
  * Blocks. Errors as for those two functions.
  */
 REEXEC_API int reexec_run(reexec_cmd *cmd, int *status);
+
+/**
+ * reexec_run_timeout - reexec_run() with a deadline: when the child is
+ * still running after timeout_ms milliseconds (negative: no deadline), it
+ * is stopped as reexec_stop() does, with the signal and grace period of
+ * reexec_cmd_set_stop(), and the call fails with ETIMEDOUT. Either way
+ * *status (when not NULL) receives the child's final status.
+ *
+ * Returns 0, or -1 with errno set:
+ *   ETIMEDOUT  the deadline passed and the child was stopped; *status
+ *              tells how it ended.
+ *   or an error of reexec_start() or reexec_wait().
+ */
+REEXEC_API int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms,
+                                  int *status);
+
+/**
+ * reexec_signal - send signal sig to the started child.
+ *
+ * Goes through the child's pidfd where there is one, so it can never reach
+ * a process that reused the child's pid. sig 0 checks that the child
+ * exists, as kill(2) does. An exited child that has not been waited for
+ * yet can still be signalled (to no effect).
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL, or sig is not a valid signal.
+ *   ESRCH   the child was never started or has been reaped.
+ *   EPERM   not allowed to signal the child (it changed its user ids).
+ */
+REEXEC_API int reexec_signal(reexec_cmd *cmd, int sig);
+
+/**
+ * reexec_cmd_set_stop - how reexec_stop(), reexec_run_timeout() and a
+ * capture deadline stop the child: first signal sig (0: SIGTERM, the
+ * default), then, after grace_ms milliseconds (default 5000) without the
+ * child ending, SIGKILL. May be called before or after the start.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL, sig is negative or not below NSIG, or grace_ms
+ *           is negative.
+ */
+REEXEC_API int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms);
+
+/**
+ * reexec_stop - stop the child politely, then for sure, and reap it.
+ *
+ * Sends the stop signal (reexec_cmd_set_stop(); SIGTERM by default), waits
+ * up to grace_ms milliseconds for the child to end (negative: the grace
+ * period of reexec_cmd_set_stop()), then sends SIGKILL, and waits. When
+ * the child was started in its own process group (reexec_cmd_setpgid(cmd,
+ * 0)) or session, both signals go to that whole group, grandchildren
+ * included, and once the child has ended whatever is left of the group is
+ * killed with SIGKILL at once. The group is signalled only while the child
+ * is unreaped, so its id cannot belong to anyone else yet. Blocks for at
+ * most the grace period plus the moment SIGKILL takes. Stopping a child
+ * that has already been reaped returns its status.
+ *
+ * Returns 0 with the final wait status in *status (when not NULL), which
+ * says how the child ended (WTERMSIG() is SIGKILL when it had to be
+ * killed), or -1 with errno set:
+ *   EINVAL, ECHILD  as for reexec_wait().
+ */
+REEXEC_API int reexec_stop(reexec_cmd *cmd, int grace_ms, int *status);
 
 /**
  * reexec_pid - the child's process id, or -1 (with errno EINVAL when cmd is
@@ -390,6 +476,9 @@ REEXEC_API pid_t reexec_pid(const reexec_cmd *cmd);
 /* What reexec_capture() feeds and collects. Zero it, then fill the inputs. */
 struct reexec_capture {
 	int flags;         /* in: REEXEC_CAPTURE_* */
+	int timeout_ms;    /* in: > 0: a deadline for the whole run, after which
+	                      the child is stopped (see reexec_run_timeout());
+	                      0: none */
 	const void *input; /* in: bytes for stdin, or NULL to leave stdin as
 	                      configured; stdin then reaches end-of-file */
 	size_t input_len;  /* in: how many bytes input holds */
@@ -408,16 +497,23 @@ struct reexec_capture {
  * their configured setting), then at once writes the input and reads the
  * outputs until the child closes them, so neither side can block the other
  * whatever the sizes; then waits for the child. The input is not copied.
+ * Collection ends when the child exits: what its output pipes hold then is
+ * taken, and a process that inherited them and lives on (a daemon the
+ * child started, say) is not waited for; what it writes later is lost.
+ * (Where the kernel has no pidfds, collection waits for the pipes to
+ * close instead.)
  * A child that stops reading early does not make the caller receive
  * SIGPIPE: the rest of the input is dropped. On success cap->out and
  * cap->err are malloc(3)ed, NUL-terminated buffers (or NULL when not
- * captured) that the caller frees with free(3). On failure both are NULL.
- * Blocks.
+ * captured) that the caller frees with free(3). On failure both are NULL,
+ * except after a deadline (ETIMEDOUT): then they hold what arrived until
+ * the child was stopped, and *status says how it ended. Blocks.
  *
  * Returns 0 with the child's status in *status (when not NULL), or -1 with
  * errno set:
- *   EINVAL  cmd or cap is NULL, or cap->flags holds an unknown bit or MERGE
- *           with STDERR.
+ *   EINVAL  cmd or cap is NULL, cap->flags holds an unknown bit or MERGE
+ *           with STDERR, or cap->timeout_ms is negative.
+ *   ETIMEDOUT  the deadline passed; the child was stopped (see above).
  *   ENOMEM  out of memory for the output.
  *   or an error of reexec_start() or reexec_wait().
  */

@@ -20,7 +20,8 @@ struct buf {
 	size_t len, cap;
 };
 
-/* Read what fd has into b; 1 when there may be more, 0 at end-of-file. */
+/* Read what fd has into b: 1 when something was read, 2 when nothing is
+ * there yet, 0 at end-of-file, -1 on error. */
 static int buf_read(struct buf *b, int fd)
 {
 	ssize_t n;
@@ -43,10 +44,31 @@ static int buf_read(struct buf *b, int fd)
 		n = read(fd, b->data + b->len, b->cap - b->len - 1);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return errno == EAGAIN ? 1 : -1;
+		return errno == EAGAIN ? 2 : -1;
 	b->len += (size_t)n;
 	b->data[b->len] = '\0';
 	return n > 0;
+}
+
+/* Take what the output pipes hold now, then close them: the child is gone,
+ * and whatever still holds their write ends (a daemon it started, say) is
+ * not waited for. */
+static int drain(struct reexec_cmd *cmd, struct buf out[3])
+{
+	int rc = 0;
+
+	for (int i = 1; i < 3; i++) {
+		int r;
+
+		if (cmd->pipe_fd[i] < 0)
+			continue;
+		while ((r = buf_read(&out[i], cmd->pipe_fd[i])) == 1)
+			;
+		if (r < 0)
+			rc = -1;
+	}
+	cmd_close_pipes(cmd);
+	return rc;
 }
 
 /* Hand b's bytes to the caller; an empty stream is an empty string. */
@@ -87,36 +109,49 @@ static int feed_write(struct feed *f, int fd)
 	return f->left > 0;
 }
 
-/* Move data until every pipe is closed. Returns 0 or -1 with errno set. */
-static int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3])
+/* Move data until every pipe is closed or the child has exited. Returns
+ * 0, 1 when the deadline passed first, or -1 with errno set. */
+static int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
+                long long deadline)
 {
-	struct pollfd pfd[3];
-	int stream[3];
+	struct pollfd pfd[4];
+	int stream[4];
 
 	for (;;) {
 		nfds_t n = 0;
-		int rc;
+		int rc, ready;
 
 		for (int i = 0; i < 3; i++) {
 			if (cmd->pipe_fd[i] < 0)
 				continue;
 			pfd[n].fd = cmd->pipe_fd[i];
 			pfd[n].events = i == 0 ? POLLOUT : POLLIN;
-			pfd[n].revents = 0;
 			stream[n++] = i;
 		}
 		if (n == 0)
 			return 0;
-		if (poll(pfd, n, -1) < 0) {
+		if (cmd->pidfd >= 0) {
+			pfd[n].fd = cmd->pidfd;
+			pfd[n].events = POLLIN;
+			stream[n++] = 3;
+		}
+		for (nfds_t k = 0; k < n; k++)
+			pfd[k].revents = 0;
+		ready = poll(pfd, n, ms_left(deadline));
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
+		if (ready == 0 && ms_left(deadline) == 0)
+			return 1;
 		for (nfds_t k = 0; k < n; k++) {
 			int i = stream[k];
 
 			if (!pfd[k].revents)
 				continue;
+			if (i == 3)
+				return drain(cmd, out);
 			rc = i == 0 ? feed_write(in, pfd[k].fd)
 			            : buf_read(&out[i], pfd[k].fd);
 			if (rc < 0)
@@ -174,10 +209,10 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	struct buf out[3] = {{0}};
 	struct feed in = {0};
 	sigset_t pipe_only, old, pending;
-	bool was_pending;
+	bool was_pending, timed_out = false;
 	int rc, err;
 
-	if (!cmd || !cap || check_flags(cap->flags) < 0) {
+	if (!cmd || !cap || check_flags(cap->flags) < 0 || cap->timeout_ms < 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -193,11 +228,11 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 
 	in.data = cap->input;
 	in.left = cap->input_len;
-	if (cmd->pipe_fd[0] >= 0) {
-		fcntl(cmd->pipe_fd[0], F_SETFL, O_NONBLOCK);
-		if (in.left == 0)
-			reexec_pipe_close(cmd, 0);
-	}
+	for (int i = 0; i < 3; i++)
+		if (cmd->pipe_fd[i] >= 0)
+			fcntl(cmd->pipe_fd[i], F_SETFL, O_NONBLOCK);
+	if (cmd->pipe_fd[0] >= 0 && in.left == 0)
+		reexec_pipe_close(cmd, 0);
 
 	/* Writing to a closed pipe must not kill the caller: hold SIGPIPE
 	 * back in this thread and drop the one a broken write raises. */
@@ -206,7 +241,7 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
 	sigpending(&pending);
 	was_pending = sigismember(&pending, SIGPIPE);
-	rc = pump(cmd, &in, out);
+	rc = pump(cmd, &in, out, deadline_after(cap->timeout_ms > 0 ? cap->timeout_ms : -1));
 	err = errno;
 	if (in.broken)
 		swallow_sigpipe(was_pending);
@@ -214,12 +249,16 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 
 	if (rc < 0) {
 		cmd_close_pipes(cmd);
-		kill(cmd->pid, SIGKILL);
-		wait_child(cmd, NULL);
+		cmd_release_process(cmd);
 		goto out;
 	}
-	rc = wait_child(cmd, status);
+	timed_out = rc == 1;
+	rc = timed_out ? stop_child(cmd, -1, status) : wait_child(cmd, status);
 	err = errno;
+	if (timed_out && drain(cmd, out) < 0 && rc == 0) {
+		rc = -1;
+		err = errno;
+	}
 	if (rc < 0)
 		goto out;
 	if (cap->flags & (REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_MERGE)) {
@@ -234,6 +273,7 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	}
 	if (rc < 0) {
 		err = ENOMEM;
+		timed_out = false;
 		free(cap->out);
 		free(cap->err);
 		cap->out = cap->err = NULL;
@@ -244,6 +284,10 @@ out:
 	 * to capture. */
 	free(out[1].data);
 	free(out[2].data);
+	if (timed_out) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	if (rc < 0)
 		errno = err;
 	return rc;

@@ -34,6 +34,8 @@ reexec_cmd *reexec_commandv(const char *name, char *const args[])
 	for (int i = 0; i < 3; i++)
 		cmd->pipe_fd[i] = -1;
 	cmd->pid = -1;
+	cmd->pidfd = -1;
+	cmd->stop_grace_ms = -1;
 	cmd->argv = calloc(nargs + 2, sizeof(*cmd->argv));
 	if (!cmd->argv)
 		goto fail;
@@ -81,10 +83,7 @@ void reexec_cmd_free(reexec_cmd *cmd)
 {
 	if (!cmd)
 		return;
-	if (cmd->state == CMD_RUNNING) {
-		kill(cmd->pid, SIGKILL);
-		wait_child(cmd, NULL);
-	}
+	cmd_release_process(cmd);
 	cmd_close_pipes(cmd);
 	free_strv(cmd->argv);
 	free_strv(cmd->environ_base);

@@ -67,9 +67,16 @@ struct reexec_cmd {
 	pid_t pgid;
 	enum cmd_state state;
 	pid_t pid;
+	int pidfd;            /* -1 where the kernel has no pidfds */
 	int status;
 	bool lost;            /* reaped by someone else: status unknown */
+	int stop_signal;      /* 0: SIGTERM */
+	int stop_grace_ms;    /* < 0: the default */
+	bool parent_death;    /* reexec_cmd_parent_death() was called */
+	int parent_death_sig;
 };
+
+#define STOP_GRACE_DEFAULT_MS 5000
 
 /* registry.c */
 HIDDEN reexec_fn registry_lookup(const char *name);
@@ -103,6 +110,14 @@ HIDDEN void cmd_close_pipes(struct reexec_cmd *cmd);
 HIDDEN int spawn_child(struct reexec_cmd *cmd);
 
 /* process.c */
+HIDDEN void child_started(struct reexec_cmd *cmd, pid_t pid);
+HIDDEN int wait_exit(struct reexec_cmd *cmd, int timeout_ms);
 HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
+HIDDEN int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status);
+HIDDEN void cmd_release_process(struct reexec_cmd *cmd);
+
+/* clock.c */
+HIDDEN long long deadline_after(int timeout_ms);
+HIDDEN int ms_left(long long deadline);
 
 #endif

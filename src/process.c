@@ -1,28 +1,173 @@
-/* Running and reaping the child. */
+/* The running child: waiting (with timeouts), signalling, stopping.
+ *
+ * Right after the spawn we open a pidfd for the child. It names this one
+ * process, never a later one that reuses its pid, so signals go through it
+ * and waits use waitid(P_PIDFD). It also becomes readable when the child
+ * exits, which gives waits with a timeout without any SIGCHLD handler.
+ * Where the kernel has no pidfds (before Linux 5.3, other systems), the
+ * pid is used instead: correct as long as nobody else reaps our children,
+ * which is all a pid can promise. The library never installs a SIGCHLD
+ * handler and never waits for any child but its own. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 #include "internal.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int pidfd_signal(int pidfd, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+	(void)pidfd;
+	(void)sig;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+void child_started(struct reexec_cmd *cmd, pid_t pid)
+{
+	cmd->pid = pid;
+	cmd->state = CMD_RUNNING;
+	cmd->pidfd = open_pidfd(pid); /* close-on-exec, always */
+	if (cmd->pidfd < 0 && errno == ESRCH) {
+		/* Gone and reaped already, by a host that reaps children
+		 * itself: the pid may be anyone's now. */
+		cmd->state = CMD_REAPED;
+		cmd->lost = true;
+	}
+}
+
+/* A wait(2) status from what waitid(2) reports. */
+static int status_of(const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		return (si->si_status & 0xff) << 8;
+	case CLD_DUMPED:
+		return (si->si_status & 0x7f) | 0x80;
+	default:
+		return si->si_status & 0x7f;
+	}
+}
+
+/* Wait until the child has exited, without reaping it. Returns 0, or -1
+ * with ETIMEDOUT. */
+int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
+{
+	long long deadline = deadline_after(timeout_ms);
+	struct timespec pause = {0, 1000000};
+
+	if (cmd->pidfd >= 0) {
+		struct pollfd p = {.fd = cmd->pidfd, .events = POLLIN};
+		int n;
+
+		do
+			n = poll(&p, 1, ms_left(deadline));
+		while (n < 0 && errno == EINTR);
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		return 0;
+	}
+	/* No pidfd: look, then nap a little longer each time. */
+	for (;;) {
+		siginfo_t si = {0};
+		int left;
+
+		if (waitid(P_PID, (id_t)cmd->pid, &si,
+		           WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0; /* reaped elsewhere: wait_child says so */
+		}
+		if (si.si_pid == cmd->pid)
+			return 0;
+		left = ms_left(deadline);
+		if (left == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (left > 0 && left < pause.tv_nsec / 1000000)
+			pause.tv_nsec = left * 1000000L;
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 50000000)
+			pause.tv_nsec *= 2;
+	}
+}
 
 /* Block until the child ends; reap it and keep its status. */
 int wait_child(struct reexec_cmd *cmd, int *status)
 {
-	int st;
-	pid_t got;
+	siginfo_t si = {0};
+	int rc;
 
 	do
-		got = waitpid(cmd->pid, &st, 0);
-	while (got < 0 && errno == EINTR);
+		rc = cmd->pidfd >= 0
+		             ? waitid((idtype_t)P_PIDFD, (id_t)cmd->pidfd, &si, WEXITED)
+		             : waitid(P_PID, (id_t)cmd->pid, &si, WEXITED);
+	while (rc < 0 && errno == EINTR);
 	cmd->state = CMD_REAPED;
-	if (got < 0) {
+	if (rc < 0) {
 		/* Someone else reaped it; never touch that pid again. */
 		cmd->lost = true;
+		errno = ECHILD;
 		return -1;
 	}
-	cmd->status = st;
+	cmd->status = status_of(&si);
 	if (status)
-		*status = st;
+		*status = cmd->status;
+	return 0;
+}
+
+/* The state checks shared by wait, wait_timeout and stop: 1 when the
+ * child still has to be waited for, 0 when its status is known (and
+ * stored), -1 with errno set otherwise. */
+static int need_wait(const struct reexec_cmd *cmd, int *status)
+{
+	if (!cmd) {
+		errno = EINVAL;
+		return -1;
+	}
+	switch (cmd->state) {
+	case CMD_NEW:
+		errno = ECHILD;
+		return -1;
+	case CMD_RUNNING:
+		return 1;
+	case CMD_REAPED:
+		break;
+	}
+	if (cmd->lost) {
+		errno = ECHILD;
+		return -1;
+	}
+	if (status)
+		*status = cmd->status;
 	return 0;
 }
 
@@ -41,26 +186,18 @@ int reexec_start(reexec_cmd *cmd)
 
 int reexec_wait(reexec_cmd *cmd, int *status)
 {
-	if (!cmd) {
-		errno = EINVAL;
+	return reexec_wait_timeout(cmd, -1, status);
+}
+
+int reexec_wait_timeout(reexec_cmd *cmd, int timeout_ms, int *status)
+{
+	int rc = need_wait(cmd, status);
+
+	if (rc <= 0)
+		return rc;
+	if (timeout_ms >= 0 && wait_exit(cmd, timeout_ms) < 0)
 		return -1;
-	}
-	switch (cmd->state) {
-	case CMD_NEW:
-		errno = ECHILD;
-		return -1;
-	case CMD_RUNNING:
-		return wait_child(cmd, status);
-	case CMD_REAPED:
-		break;
-	}
-	if (cmd->lost) {
-		errno = ECHILD;
-		return -1;
-	}
-	if (status)
-		*status = cmd->status;
-	return 0;
+	return wait_child(cmd, status);
 }
 
 int reexec_run(reexec_cmd *cmd, int *status)
@@ -68,4 +205,98 @@ int reexec_run(reexec_cmd *cmd, int *status)
 	if (reexec_start(cmd) < 0)
 		return -1;
 	return reexec_wait(cmd, status);
+}
+
+int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms, int *status)
+{
+	if (reexec_start(cmd) < 0)
+		return -1;
+	if (reexec_wait_timeout(cmd, timeout_ms, status) == 0)
+		return 0;
+	if (errno != ETIMEDOUT)
+		return -1;
+	if (stop_child(cmd, -1, status) < 0)
+		return -1;
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+/* Does stopping cmd end a whole process group: its own? */
+static bool owns_group(const struct reexec_cmd *cmd)
+{
+	return (cmd->pgroup == PGROUP_SET && cmd->pgid == 0) ||
+	       cmd->pgroup == PGROUP_SESSION;
+}
+
+/* Signal the child, or its whole group when it leads its own. Only while
+ * the child is unreaped: then neither its pid nor its group id can have
+ * been given to anyone else. */
+static int send_signal(struct reexec_cmd *cmd, int sig, bool group)
+{
+	if (group)
+		return kill(-cmd->pid, sig);
+	if (cmd->pidfd >= 0)
+		return pidfd_signal(cmd->pidfd, sig);
+	return kill(cmd->pid, sig);
+}
+
+int reexec_signal(reexec_cmd *cmd, int sig)
+{
+	if (!cmd) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (cmd->state != CMD_RUNNING) {
+		errno = ESRCH;
+		return -1;
+	}
+	return send_signal(cmd, sig, false);
+}
+
+int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status)
+{
+	bool group = owns_group(cmd);
+	int polite = cmd->stop_signal ? cmd->stop_signal : SIGTERM;
+
+	if (grace_ms < 0)
+		grace_ms = cmd->stop_grace_ms >= 0 ? cmd->stop_grace_ms
+		                                   : STOP_GRACE_DEFAULT_MS;
+	/* An error here means the child (or group) is gone already; the
+	 * wait below tells the rest. */
+	send_signal(cmd, polite, group);
+	if (wait_exit(cmd, grace_ms) < 0 || group)
+		send_signal(cmd, SIGKILL, group);
+	return wait_child(cmd, status);
+}
+
+int reexec_stop(reexec_cmd *cmd, int grace_ms, int *status)
+{
+	int rc = need_wait(cmd, status);
+
+	if (rc <= 0)
+		return rc;
+	return stop_child(cmd, grace_ms, status);
+}
+
+int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms)
+{
+	if (!cmd || sig < 0 || sig >= NSIG || grace_ms < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	cmd->stop_signal = sig;
+	cmd->stop_grace_ms = grace_ms;
+	return 0;
+}
+
+/* For reexec_cmd_free(): end a child that is still running, reap it and
+ * close the pidfd. */
+void cmd_release_process(struct reexec_cmd *cmd)
+{
+	if (cmd->state == CMD_RUNNING) {
+		send_signal(cmd, SIGKILL, false);
+		wait_child(cmd, NULL);
+	}
+	close_keep_errno(cmd->pidfd);
+	cmd->pidfd = -1;
 }

@@ -123,7 +123,6 @@ out_plan:
 	}
 	for (int i = 0; i < 3; i++)
 		cmd->pipe_fd[i] = plan.parent_end[i];
-	cmd->pid = pid;
-	cmd->state = CMD_RUNNING;
+	child_started(cmd, pid);
 	return 0;
 }
