@@ -325,6 +325,46 @@ REEXEC_API int reexec_cmd_setpgid(reexec_cmd *cmd, pid_t pgid);
 REEXEC_API int reexec_cmd_setsid(reexec_cmd *cmd);
 
 /**
+ * reexec_cmd_parent_death - tie the child to this process's life.
+ *
+ * The child gets a descriptor, reexec_parent_fd(), that becomes readable
+ * (end-of-file) when this process has ended, however it ended; and when
+ * sig is not 0, the child is also sent sig then (SIGKILL, say).
+ *
+ * It is the process that counts, not the thread that called
+ * reexec_start(): such a child survives the end of the thread that
+ * started it. (The library starts it from a thread of its own that lives
+ * as long as the process; plain PR_SET_PDEATHSIG would fire when the
+ * starting thread exits.) A parent that dies while the child is still
+ * starting up is caught too: reexec_init() checks the parent before the
+ * function runs, and sends the child sig at once when it is gone.
+ * The signal needs Linux; the descriptor works everywhere. A program that
+ * forks without exec keeps the watch open in the fork, delaying the
+ * end-of-file until the fork has ended too.
+ *
+ * The child finds, until reexec_init() consumes it, the environment
+ * variable REEXEC_PARENT; the descriptor is the one after the extra
+ * descriptors (3 + the number of reexec_cmd_add_fd() calls).
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL, or sig is negative or not below NSIG.
+ *   EBUSY   the command has already been started.
+ *   ENOSYS  sig is not 0 on a system without PR_SET_PDEATHSIG.
+ */
+REEXEC_API int reexec_cmd_parent_death(reexec_cmd *cmd, int sig);
+
+/**
+ * reexec_parent_fd - in a child started with reexec_cmd_parent_death(),
+ * a descriptor that polls readable (and reads end-of-file) once the parent
+ * process has ended. It is close-on-exec; do not read data from it or
+ * close it. Thread-safe.
+ *
+ * Returns the descriptor, or -1 with errno set:
+ *   ENOENT  this process was not started with reexec_cmd_parent_death().
+ */
+REEXEC_API int reexec_parent_fd(void);
+
+/**
  * reexec_start - start the child.
  *
  * Spawns reexec_self() with posix_spawn(3). The child starts with an empty

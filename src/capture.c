@@ -39,6 +39,7 @@ static int buf_read(struct buf *b, int fd)
 		}
 		b->data = grown;
 		b->cap = want;
+		b->data[b->len] = '\0';
 	}
 	do
 		n = read(fd, b->data + b->len, b->cap - b->len - 1);

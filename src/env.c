@@ -21,6 +21,12 @@ static bool same_name(const char *a, const char *b)
 	return n == name_len(b) && memcmp(a, b, n) == 0;
 }
 
+/* The library's own variables are only ever set by the spawn itself. */
+static bool is_internal(const char *entry)
+{
+	return same_name(entry, ENV_PARENT) || same_name(entry, ENV_CLOSE_FROM);
+}
+
 /* Index of the edit for the name of entry, or -1. */
 static ptrdiff_t find_edit(const struct reexec_cmd *cmd, const char *entry)
 {
@@ -123,26 +129,29 @@ int reexec_cmd_set_environ(reexec_cmd *cmd, char *const envp[])
 }
 
 /* The child's envp: pointers into the base and the edits (the strings are
- * not copied), then extra when not NULL. Free the array with free(3). */
-char **env_build(const struct reexec_cmd *cmd, const char *extra)
+ * not copied), then the NULL-terminated extra. Free the array with
+ * free(3). */
+char **env_build(const struct reexec_cmd *cmd, char *const extra[])
 {
 	char **base = cmd->environ_base ? cmd->environ_base : environ;
-	size_t nbase = 0, n = 0;
+	size_t nbase = 0, nextra = 0, n = 0;
 	char **envp;
 
 	while (base && base[nbase])
 		nbase++;
-	envp = malloc((nbase + cmd->env_nedits + 2) * sizeof(*envp));
+	while (extra[nextra])
+		nextra++;
+	envp = malloc((nbase + cmd->env_nedits + nextra + 1) * sizeof(*envp));
 	if (!envp)
 		return NULL;
 	for (size_t i = 0; i < nbase; i++)
-		if (find_edit(cmd, base[i]) < 0)
+		if (find_edit(cmd, base[i]) < 0 && !is_internal(base[i]))
 			envp[n++] = base[i];
 	for (size_t i = 0; i < cmd->env_nedits; i++)
 		if (strchr(cmd->env_edits[i], '='))
 			envp[n++] = cmd->env_edits[i];
-	if (extra)
-		envp[n++] = (char *)extra;
+	for (size_t i = 0; i < nextra; i++)
+		envp[n++] = extra[i];
 	envp[n] = NULL;
 	return envp;
 }

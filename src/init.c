@@ -67,5 +67,6 @@ int reexec_init(int argc, char *argv[])
 #ifndef HAVE_SPAWN_CLOSEFROM
 	close_inherited();
 #endif
+	parent_child_setup();
 	exit(fn(argc, argv));
 }

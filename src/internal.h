@@ -29,6 +29,11 @@
  * from this number up before the function runs, and removes the variable. */
 #define ENV_CLOSE_FROM "REEXEC_CLOSE_FROM"
 
+/* Set in a child of a command with reexec_cmd_parent_death():
+ * "FD:SIG:PPID", the child's end of the parent's watch pipe, the signal to
+ * die by (0: none) and the parent's pid. reexec_init() consumes it. */
+#define ENV_PARENT "REEXEC_PARENT"
+
 enum stdio_mode {
 	STDIO_INHERIT = 0,
 	STDIO_NULL,
@@ -93,11 +98,11 @@ HIDDEN char **dup_strv(char *const v[], size_t *count);
 HIDDEN int close_keep_errno(int fd);
 
 /* env.c */
-HIDDEN char **env_build(const struct reexec_cmd *cmd, const char *extra);
+HIDDEN char **env_build(const struct reexec_cmd *cmd, char *const extra[]);
 
 /* io.c: the descriptors the child gets at 0, 1, 2 and 3... */
 struct fd_plan {
-	int nfd;           /* 3 + number of extra fds */
+	int nfd;           /* 3 + number of extra fds (+ the parent watch) */
 	int *src;          /* for each child fd, a close-on-exec copy at or
 	                      above nfd to dup2 from; -1: leave as inherited */
 	int parent_end[3]; /* pipe ends for the command, -1 when none */
@@ -108,6 +113,12 @@ HIDDEN void cmd_close_pipes(struct reexec_cmd *cmd);
 
 /* spawn.c */
 HIDDEN int spawn_child(struct reexec_cmd *cmd);
+HIDDEN int spawn_now(struct reexec_cmd *cmd);
+
+/* parent.c */
+HIDDEN int parent_watch_fd(void);
+HIDDEN int spawn_from_spawner(struct reexec_cmd *cmd);
+HIDDEN void parent_child_setup(void);
 
 /* process.c */
 HIDDEN void child_started(struct reexec_cmd *cmd, pid_t pid);

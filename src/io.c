@@ -65,7 +65,7 @@ int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan)
 	int fd;
 	bool owned;
 
-	plan->nfd = 3 + cmd->extra_nfd;
+	plan->nfd = 3 + cmd->extra_nfd + (cmd->parent_death ? 1 : 0);
 	for (int i = 0; i < 3; i++)
 		plan->parent_end[i] = -1;
 	plan->src = malloc((size_t)plan->nfd * sizeof(*plan->src));
@@ -87,6 +87,14 @@ int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan)
 	for (int i = 0; i < cmd->extra_nfd; i++) {
 		plan->src[3 + i] = high_copy(cmd->extra_fd[i], plan->nfd, false);
 		if (plan->src[3 + i] < 0)
+			goto fail;
+	}
+	if (cmd->parent_death) {
+		fd = parent_watch_fd();
+		if (fd < 0)
+			goto fail;
+		plan->src[plan->nfd - 1] = high_copy(fd, plan->nfd, false);
+		if (plan->src[plan->nfd - 1] < 0)
 			goto fail;
 	}
 	return 0;

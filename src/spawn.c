@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -69,14 +70,25 @@ static int set_actions(const struct reexec_cmd *cmd,
 #endif
 }
 
+/* Commands whose child must die with this process are spawned from the
+ * library's own long-lived thread (see parent.c). */
 int spawn_child(struct reexec_cmd *cmd)
+{
+	if (cmd->parent_death && cmd->parent_death_sig)
+		return spawn_from_spawner(cmd);
+	return spawn_now(cmd);
+}
+
+int spawn_now(struct reexec_cmd *cmd)
 {
 	const char *self = reexec_self();
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	struct fd_plan plan;
 	char close_from[sizeof(ENV_CLOSE_FROM) + 16];
-	const char *extra_env = NULL;
+	char parent[sizeof(ENV_PARENT) + 48];
+	char *extra_env[3] = {NULL};
+	int nextra = 0;
 	char **envp = NULL;
 	pid_t pid;
 	int rc;
@@ -88,10 +100,15 @@ int spawn_child(struct reexec_cmd *cmd)
 #ifndef HAVE_SPAWN_CLOSEFROM
 	snprintf(close_from, sizeof(close_from), "%s=%d", ENV_CLOSE_FROM,
 	         plan.nfd);
-	extra_env = close_from;
+	extra_env[nextra++] = close_from;
 #else
 	(void)close_from;
 #endif
+	if (cmd->parent_death) {
+		snprintf(parent, sizeof(parent), "%s=%d:%d:%ld", ENV_PARENT,
+		         plan.nfd - 1, cmd->parent_death_sig, (long)getpid());
+		extra_env[nextra++] = parent;
+	}
 	envp = env_build(cmd, extra_env);
 	if (!envp) {
 		fd_plan_release(&plan, false);

@@ -1,0 +1,218 @@
+/* Parent death: a child that ends, or learns, when this process ends.
+ *
+ * The kernel's PR_SET_PDEATHSIG fires when the parent *thread* exits, not
+ * the parent process: a child spawned from a short-lived thread would be
+ * killed when that thread returns. So commands that ask for a signal on
+ * parent death are spawned from one thread of the library's own, which
+ * lives, blocked, as long as the process. The child sets the signal itself
+ * first thing in reexec_init() and then checks that its parent is still
+ * the process that spawned it, so a parent that died while the child was
+ * still starting up is noticed too.
+ *
+ * For children that would rather clean up than be killed, the process
+ * keeps one pipe whose write end no one else ever holds (it is
+ * close-on-exec, and children close everything they were not given). The
+ * child gets the read end, which reads end-of-file once this process is
+ * gone, however it ended. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "internal.h"
+
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+static int watch_pipe[2] = {-1, -1};
+static int watch_errno;
+
+static void watch_create(void)
+{
+	if (pipe2(watch_pipe, O_CLOEXEC) < 0)
+		watch_errno = errno;
+}
+
+int parent_watch_fd(void)
+{
+	pthread_once(&watch_once, watch_create);
+	if (watch_pipe[0] < 0)
+		errno = watch_errno;
+	return watch_pipe[0];
+}
+
+int reexec_cmd_parent_death(reexec_cmd *cmd, int sig)
+{
+	if (!cmd || sig < 0 || sig >= NSIG) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (cmd->state != CMD_NEW) {
+		errno = EBUSY;
+		return -1;
+	}
+#ifndef __linux__
+	if (sig) {
+		errno = ENOSYS;
+		return -1;
+	}
+#endif
+	cmd->parent_death = true;
+	cmd->parent_death_sig = sig;
+	return 0;
+}
+
+/* The spawner thread and the jobs it runs. */
+struct job {
+	struct reexec_cmd *cmd;
+	int rc, err;
+	bool done;
+	struct job *next;
+};
+
+static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t job_posted = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t job_done = PTHREAD_COND_INITIALIZER;
+static struct job *jobs;
+static bool spawner_running;
+
+static void *spawner(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&job_lock);
+	for (;;) {
+		struct job *job;
+
+		while (!jobs)
+			pthread_cond_wait(&job_posted, &job_lock);
+		job = jobs;
+		jobs = job->next;
+		pthread_mutex_unlock(&job_lock);
+		job->rc = spawn_now(job->cmd);
+		job->err = errno;
+		pthread_mutex_lock(&job_lock);
+		job->done = true;
+		pthread_cond_broadcast(&job_done);
+	}
+	return NULL;
+}
+
+/* A child made by fork() alone has no spawner thread: let it start its
+ * own, should it spawn. */
+static void lock_jobs(void)
+{
+	pthread_mutex_lock(&job_lock);
+}
+
+static void unlock_jobs(void)
+{
+	pthread_mutex_unlock(&job_lock);
+}
+
+static void forget_spawner(void)
+{
+	pthread_mutex_init(&job_lock, NULL);
+	jobs = NULL;
+	spawner_running = false;
+}
+
+/* Start the spawner thread, with every signal blocked so that it never
+ * takes one meant for the program's own threads. Call with job_lock. */
+static int spawner_start(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t th;
+	int rc;
+
+	static bool atfork_done;
+
+	if (spawner_running)
+		return 0;
+	if (!atfork_done) {
+		rc = pthread_atfork(lock_jobs, unlock_jobs, forget_spawner);
+		if (rc)
+			return rc;
+		atfork_done = true;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&th, &attr, spawner, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return rc;
+	spawner_running = true;
+	return 0;
+}
+
+int spawn_from_spawner(struct reexec_cmd *cmd)
+{
+	struct job job = {.cmd = cmd};
+	struct job **tail;
+	int rc;
+
+	pthread_mutex_lock(&job_lock);
+	rc = spawner_start();
+	if (rc) {
+		pthread_mutex_unlock(&job_lock);
+		errno = rc;
+		return -1;
+	}
+	for (tail = &jobs; *tail; tail = &(*tail)->next)
+		;
+	*tail = &job;
+	pthread_cond_signal(&job_posted);
+	while (!job.done)
+		pthread_cond_wait(&job_done, &job_lock);
+	pthread_mutex_unlock(&job_lock);
+	errno = job.err;
+	return job.rc;
+}
+
+/* The child's side. */
+static int parent_fd = -1;
+
+void parent_child_setup(void)
+{
+	const char *v = getenv(ENV_PARENT);
+	int fd, sig;
+	long ppid;
+
+	if (!v)
+		return;
+	if (sscanf(v, "%d:%d:%ld", &fd, &sig, &ppid) != 3 || fd < 3 ||
+	    sig < 0 || sig >= NSIG || ppid <= 0) {
+		unsetenv(ENV_PARENT);
+		return;
+	}
+	unsetenv(ENV_PARENT);
+	/* Ours only: a grandchild must not inherit it by accident. */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == 0)
+		parent_fd = fd;
+#ifdef __linux__
+	if (sig) {
+		prctl(PR_SET_PDEATHSIG, sig);
+		if (getppid() != (pid_t)ppid)
+			raise(sig);
+	}
+#endif
+}
+
+int reexec_parent_fd(void)
+{
+	if (parent_fd < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return parent_fd;
+}

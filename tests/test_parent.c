@@ -1,0 +1,290 @@
+/* Parent death: the child ends with the parent process, not with the
+ * thread that started it, also when the parent dies during its start-up;
+ * and the child can watch its parent itself. Each case runs a middle
+ * process ("the parent") between this suite and the child, so that the
+ * parent can die; this suite is a subreaper and inherits the child. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+#define BOUND_MS 10000 /* how long a child may take to notice */
+
+static void say(const char *fmt, ...)
+{
+	char buf[128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (write(1, buf, (size_t)n) != n)
+		_exit(99);
+}
+
+/* watcher: report whether a watch descriptor was given and whether the
+ * variable behind it was consumed; then wait for the parent to go. */
+static int watcher(int argc, char *argv[])
+{
+	int fd = reexec_parent_fd();
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	(void)argc;
+	(void)argv;
+	if (fd < 0) {
+		say(errno == ENOENT ? "none\n" : "error\n");
+		return 0;
+	}
+	say("watching %s\n", getenv("REEXEC_PARENT") ? "env-visible" : "env-consumed");
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return 1;
+	say("parent gone\n");
+	return 0;
+}
+
+/* middle_watch [plain]: start a watcher (with the watch unless "plain")
+ * sharing our stdout, then exit at once without waiting for it. */
+static int middle_watch(int argc, char *argv[])
+{
+	reexec_cmd *cmd = reexec_command("watcher", NULL);
+
+	(void)argv;
+	if (argc < 2 && reexec_cmd_parent_death(cmd, 0) < 0)
+		return 1;
+	if (reexec_start(cmd) < 0)
+		return 2;
+	_exit(0); /* leave the child running: no free, no wait */
+}
+
+/* Read fd to its end, giving up after BOUND_MS without data. */
+static const char *read_all_bounded(int fd)
+{
+	static char buf[256];
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		assert_true(poll(&p, 1, BOUND_MS) == 1);
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Run middle with stdout on a pipe that the grandchild inherits too; read
+ * it until both have closed it. Reap whatever came to us. */
+static const char *run_middle(reexec_cmd *cmd)
+{
+	int p[2], status;
+	const char *out;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(reexec_cmd_stdio_fd(cmd, 1, p[1]), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	close(p[1]);
+	out = read_all_bounded(p[0]);
+	close(p[0]);
+	assert_int_equal(reexec_wait(cmd, &status), 0);
+	reexec_cmd_free(cmd);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	return out;
+}
+
+static void watch_fd_reports_parent_exit(void **state)
+{
+	(void)state;
+	assert_string_equal(run_middle(reexec_command("middle_watch", NULL)),
+	                    "watching env-consumed\nparent gone\n");
+	assert_string_equal(
+		run_middle(reexec_command("middle_watch", "plain", NULL)),
+		"none\n");
+}
+
+/* In the test: wait, bounded, for pid to end; it is ours to reap by then
+ * (subreaper); return its status. */
+static int wait_orphan(pid_t pid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	int status = -1;
+
+	assert_true(pidfd >= 0);
+	assert_int_equal(poll(&p, 1, BOUND_MS), 1);
+	close(pidfd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static reexec_cmd *thread_cmd;
+static int thread_rc;
+
+static void *start_in_thread(void *arg)
+{
+	(void)arg;
+	thread_rc = reexec_start(thread_cmd);
+	return NULL;
+}
+
+/* middle_thread: start a cat child with SIGKILL on parent death from a
+ * thread that then ends; show the child still answers; print its pid;
+ * then die by SIGKILL. */
+static int middle_thread(int argc, char *argv[])
+{
+	pthread_t th;
+	char c;
+
+	(void)argc;
+	(void)argv;
+	thread_cmd = reexec_command("cat", NULL);
+	if (reexec_cmd_parent_death(thread_cmd, SIGKILL) < 0 ||
+	    reexec_cmd_stdio_pipe(thread_cmd, 0) < 0 ||
+	    reexec_cmd_stdio_pipe(thread_cmd, 1) < 0)
+		return 1;
+	if (pthread_create(&th, NULL, start_in_thread, NULL) ||
+	    pthread_join(th, NULL) || thread_rc < 0)
+		return 2;
+	/* The starting thread is gone; two round trips with the child. */
+	for (int i = 0; i < 2; i++)
+		if (write(reexec_pipe(thread_cmd, 0), "x", 1) != 1 ||
+		    read(reexec_pipe(thread_cmd, 1), &c, 1) != 1 || c != 'x')
+			return 3;
+	say("%d\n", (int)reexec_pid(thread_cmd));
+	raise(SIGKILL);
+	return 4;
+}
+
+static void survives_thread_dies_with_process(void **state)
+{
+	reexec_cmd *cmd = reexec_command("middle_thread", NULL);
+	int p[2], status;
+	const char *out;
+	pid_t child;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(reexec_cmd_stdio_fd(cmd, 1, p[1]), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	close(p[1]);
+	out = read_all_bounded(p[0]);
+	close(p[0]);
+	child = (pid_t)atoi(out);
+	assert_true(child > 0);
+	assert_int_equal(reexec_wait(cmd, &status), 0);
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	reexec_cmd_free(cmd);
+	/* The cat would end on its own at end-of-file with status 0: it
+	 * must have been killed instead. */
+	status = wait_orphan(child);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+/* middle_early: start a child with SIGKILL on parent death, print its pid
+ * and die at once, most likely before the child reached reexec_init(). */
+static int middle_early(int argc, char *argv[])
+{
+	reexec_cmd *cmd = reexec_command("pause", NULL);
+
+	(void)argc;
+	(void)argv;
+	if (reexec_cmd_parent_death(cmd, SIGKILL) < 0 || reexec_start(cmd) < 0)
+		return 1;
+	say("%d\n", (int)reexec_pid(cmd));
+	raise(SIGKILL);
+	return 2;
+}
+
+static void parent_dies_during_startup(void **state)
+{
+	int status;
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		reexec_cmd *cmd = reexec_command("middle_early", NULL);
+		int p[2];
+		pid_t child;
+
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+		assert_int_equal(reexec_cmd_stdio_fd(cmd, 1, p[1]), 0);
+		assert_int_equal(reexec_start(cmd), 0);
+		close(p[1]);
+		child = (pid_t)atoi(read_all_bounded(p[0]));
+		close(p[0]);
+		assert_true(child > 0);
+		assert_int_equal(reexec_wait(cmd, &status), 0);
+		reexec_cmd_free(cmd);
+		status = wait_orphan(child);
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), SIGKILL);
+	}
+}
+
+static void bad_input(void **state)
+{
+	reexec_cmd *cmd = reexec_command("exit_code", NULL);
+
+	(void)state;
+	errno = 0;
+	assert_int_equal(reexec_cmd_parent_death(NULL, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(reexec_cmd_parent_death(cmd, -1), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(reexec_cmd_parent_death(cmd, NSIG), -1);
+	assert_int_equal(errno, EINVAL);
+	/* In this process, which no reexec parent started. */
+	errno = 0;
+	assert_int_equal(reexec_parent_fd(), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(reexec_run(cmd, NULL), 0);
+	errno = 0;
+	assert_int_equal(reexec_cmd_parent_death(cmd, 0), -1);
+	assert_int_equal(errno, EBUSY);
+	reexec_cmd_free(cmd);
+}
+
+int main(int argc, char *argv[])
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(watch_fd_reports_parent_exit),
+		cmocka_unit_test(survives_thread_dies_with_process),
+		cmocka_unit_test(parent_dies_during_startup),
+		cmocka_unit_test(bad_input),
+	};
+
+	reexec_register("watcher", watcher);
+	reexec_register("middle_watch", middle_watch);
+	reexec_register("middle_thread", middle_thread);
+	reexec_register("middle_early", middle_early);
+	helpers_init(argc, argv);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	return cmocka_run_group_tests_name("parent", tests, NULL, NULL);
+}
