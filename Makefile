@@ -3,6 +3,7 @@
 #   make                 the libraries and the examples
 #   make check           build and run every test suite and example
 #   make check-asan      the same under AddressSanitizer and UBSan
+#   make check-tsan      the same under ThreadSanitizer
 #   make check-valgrind  the suites under valgrind memcheck
 #   make bench           the round-trip benchmark
 #   make install         PREFIX=/usr/local, DESTDIR honoured
@@ -37,7 +38,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all all-checks check check-asan check-valgrind bench install uninstall clean deps
+.PHONY: all all-checks check check-asan check-tsan check-valgrind bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -85,6 +86,10 @@ check-asan:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined"
 
+check-tsan:
+	@$(MAKE) --no-print-directory check BUILD=build-tsan \
+		CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
+
 check-valgrind:
 	@TEST_TIMER_US=20000 TEST_UNDER_VALGRIND=1 $(MAKE) --no-print-directory check BUILD=build-valgrind \
 		RUNNER="valgrind -q --error-exitcode=70 --leak-check=full --errors-for-leak-kinds=definite,possible"
@@ -111,4 +116,4 @@ uninstall:
 	      $(DESTDIR)$(PCDIR)/reexec.pc
 
 clean:
-	rm -rf build build-asan build-valgrind
+	rm -rf build build-asan build-tsan build-valgrind
