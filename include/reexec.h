@@ -540,8 +540,8 @@ struct reexec_capture {
  * Collection ends when the child exits: what its output pipes hold then is
  * taken, and a process that inherited them and lives on (a daemon the
  * child started, say) is not waited for; what it writes later is lost.
- * (Where the kernel has no pidfds, collection waits for the pipes to
- * close instead.)
+ * (Where the kernel has no pidfds, the child is looked at between polls
+ * of at most 50 ms, so the end can come that much later.)
  * A child that stops reading early does not make the caller receive
  * SIGPIPE: the rest of the input is dropped. On success cap->out and
  * cap->err are malloc(3)ed, NUL-terminated buffers (or NULL when not

@@ -110,17 +110,19 @@ static int feed_write(struct feed *f, int fd)
 	return f->left > 0;
 }
 
-/* Move data until every pipe is closed or the child has exited. Returns
- * 0, 1 when the deadline passed first, or -1 with errno set. */
+/* Move data until every pipe is closed or the child has exited. Without
+ * a pidfd to poll, look at the child between polls of at most a few tens
+ * of milliseconds. Returns 0, 1 when the deadline passed first, or -1 with
+ * errno set. */
 static int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
                 long long deadline)
 {
 	struct pollfd pfd[4];
-	int stream[4];
+	int stream[4], look = 1;
 
 	for (;;) {
 		nfds_t n = 0;
-		int rc, ready;
+		int rc, ready, wait_ms;
 
 		for (int i = 0; i < 3; i++) {
 			if (cmd->pipe_fd[i] < 0)
@@ -138,7 +140,10 @@ static int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 		}
 		for (nfds_t k = 0; k < n; k++)
 			pfd[k].revents = 0;
-		ready = poll(pfd, n, ms_left(deadline));
+		wait_ms = ms_left(deadline);
+		if (cmd->pidfd < 0 && (wait_ms < 0 || wait_ms > look))
+			wait_ms = look;
+		ready = poll(pfd, n, wait_ms);
 		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
@@ -146,6 +151,13 @@ static int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 		}
 		if (ready == 0 && ms_left(deadline) == 0)
 			return 1;
+		if (cmd->pidfd < 0 && child_exited(cmd))
+			return drain(cmd, out);
+		if (ready == 0) {
+			if (look < 50)
+				look *= 2;
+			continue;
+		}
 		for (nfds_t k = 0; k < n; k++) {
 			int i = stream[k];
 

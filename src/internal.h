@@ -123,6 +123,7 @@ HIDDEN void parent_child_setup(void);
 /* process.c */
 HIDDEN void child_started(struct reexec_cmd *cmd, pid_t pid);
 HIDDEN int wait_exit(struct reexec_cmd *cmd, int timeout_ms);
+HIDDEN bool child_exited(struct reexec_cmd *cmd);
 HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
 HIDDEN int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status);
 HIDDEN void cmd_release_process(struct reexec_cmd *cmd);

@@ -120,6 +120,22 @@ int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 	}
 }
 
+/* Has the child exited (it stays unreaped)? Also true once it has been
+ * reaped by someone else. */
+bool child_exited(struct reexec_cmd *cmd)
+{
+	siginfo_t si = {0};
+
+	if (cmd->pidfd >= 0) {
+		struct pollfd p = {.fd = cmd->pidfd, .events = POLLIN};
+
+		return poll(&p, 1, 0) == 1;
+	}
+	if (waitid(P_PID, (id_t)cmd->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno != EINTR;
+	return si.si_pid == cmd->pid;
+}
+
 /* Block until the child ends; reap it and keep its status. */
 int wait_child(struct reexec_cmd *cmd, int *status)
 {

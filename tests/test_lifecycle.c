@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,7 +185,7 @@ static void stop_kills_group(void **state)
 {
 	reexec_cmd *cmd = reexec_command("group_tree", NULL);
 	char line[32];
-	int status = -1;
+	int status = -1, gfd;
 	pid_t grandchild;
 
 	(void)state;
@@ -191,10 +193,18 @@ static void stop_kills_group(void **state)
 	start_and_read_line(cmd, line, sizeof(line));
 	grandchild = (pid_t)atoi(line);
 	assert_true(grandchild > 0);
+	gfd = (int)syscall(SYS_pidfd_open, grandchild, 0);
 	assert_int_equal(reexec_stop(cmd, 200, &status), 0);
 	assert_int_equal(WTERMSIG(status), SIGTERM);
-	/* The grandchild ignored SIGTERM and was killed with the group. As
-	 * this process is a subreaper, it is ours to reap and inspect. */
+	/* The grandchild ignored SIGTERM and was killed with the group (the
+	 * wait for it is bounded where pidfds exist). As this process is a
+	 * subreaper, it is ours to reap and inspect. */
+	if (gfd >= 0) {
+		struct pollfd p = {.fd = gfd, .events = POLLIN};
+
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		close(gfd);
+	}
 	assert_int_equal(waitpid(grandchild, &status, 0), grandchild);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
