@@ -127,17 +127,19 @@ static void watch_fd_reports_parent_exit(void **state)
 		"none\n");
 }
 
-/* In the test: wait, bounded, for pid to end; it is ours to reap by then
- * (subreaper); return its status. */
+/* In the test: wait, bounded where pidfds exist (valgrind has none), for
+ * pid to end; it is ours to reap by then (subreaper); return its status. */
 static int wait_orphan(pid_t pid)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct pollfd p = {.fd = pidfd, .events = POLLIN};
 	int status = -1;
 
-	assert_true(pidfd >= 0);
-	assert_int_equal(poll(&p, 1, BOUND_MS), 1);
-	close(pidfd);
+	assert_true(pidfd >= 0 || errno == ENOSYS);
+	if (pidfd >= 0) {
+		assert_int_equal(poll(&p, 1, BOUND_MS), 1);
+		close(pidfd);
+	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return status;
 }
