@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #endif
 
@@ -66,6 +67,11 @@ int reexec_init(int argc, char *argv[])
 	}
 #ifndef HAVE_SPAWN_CLOSEFROM
 	close_inherited();
+#endif
+#ifdef __linux__
+	/* ps and top show the function, not "exe"; the kernel keeps the
+	 * first 15 bytes. */
+	prctl(PR_SET_NAME, last_component(argv[0]));
 #endif
 	parent_child_setup();
 	exit(fn(argc, argv));

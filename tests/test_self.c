@@ -1,0 +1,202 @@
+/* The self image: how the library finds the binary to re-execute, and the
+ * child's name. Scenarios that change the binary run in a copy of this
+ * suite, started with SELF_SCENARIO naming what to do; the copy exits 0
+ * when the scenario held. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+extern char **environ;
+
+/* print_comm: the process name the kernel shows (ps, top). */
+static int print_comm(int argc, char *argv[])
+{
+	char buf[64];
+	int fd = open("/proc/self/comm", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+
+	(void)argc;
+	(void)argv;
+	if (n <= 0)
+		return 1;
+	return write(1, buf, (size_t)n) == n ? 0 : 1;
+}
+
+static void child_named_after_function(void **state)
+{
+	reexec_cmd *cmd = reexec_command("print_comm", NULL);
+	char *out;
+
+	(void)state;
+	out = capture_stdout(cmd, NULL, NULL);
+	assert_string_equal(out, "print_comm\n");
+	free(out);
+	reexec_cmd_free(cmd);
+
+	cmd = reexec_command("a_function_with_a_long_name", NULL);
+	out = capture_stdout(cmd, NULL, NULL);
+	assert_string_equal(out, "a_function_with\n"); /* 15 bytes kept */
+	free(out);
+	reexec_cmd_free(cmd);
+}
+
+/* The scenario side, in the copy: spawn two helpers and check them. */
+static int spawn_works(void)
+{
+	static const char want[] = "print_args\0still me\0";
+	reexec_cmd *cmd = reexec_command("print_args", "still me", NULL);
+	struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT};
+	int status = -1, ok;
+
+	if (!cmd || reexec_capture(cmd, &cap, &status) < 0)
+		return 0;
+	ok = status == 0 && cap.out_len == sizeof(want) - 1 &&
+	     memcmp(cap.out, want, cap.out_len) == 0;
+	free(cap.out);
+	reexec_cmd_free(cmd);
+	return ok;
+}
+
+static int run_scenario(const char *what, const char *self_copy)
+{
+	if (strcmp(what, "plain") == 0)
+		return spawn_works() ? 0 : 10;
+	if (strcmp(what, "ldso") == 0) {
+		/* /proc/self/exe is the loader here: the library must notice. */
+		if (strcmp(reexec_self(), "/proc/self/exe") == 0)
+			return 11;
+		return spawn_works() ? 0 : 12;
+	}
+	if (strcmp(what, "deleted") == 0) {
+		if (unlink(self_copy) < 0)
+			return 13;
+		return spawn_works() && spawn_works() ? 0 : 14;
+	}
+	if (strcmp(what, "replaced") == 0) {
+		/* Another program now has our name: the child must still be
+		 * this one. */
+		char tmp[4096];
+
+		snprintf(tmp, sizeof(tmp), "%s.new", self_copy);
+		if (symlink("/bin/true", tmp) < 0 || rename(tmp, self_copy) < 0)
+			return 15;
+		return spawn_works() ? 0 : 16;
+	}
+	return 20;
+}
+
+/* A copy of this binary in a fresh directory; returns its path. */
+static char *copy_self(char *dir)
+{
+	static char path[4096];
+	char buf[65536];
+	int in, out;
+	ssize_t n;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/test_self_copy", dir);
+	in = open("/proc/self/exe", O_RDONLY);
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0755);
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+	return path;
+}
+
+/* Run the copy (through argv0, optionally behind a loader) with scenario. */
+static int run_copy(const char *scenario, const char *loader)
+{
+	char dir[] = "/tmp/reexec-self-XXXXXX";
+	char *path = copy_self(dir);
+	char env_scenario[64], env_path[4200];
+	char *envp[] = {env_scenario, env_path, NULL};
+	char *argv_plain[] = {path, NULL};
+	char *argv_loader[] = {(char *)loader, path, NULL};
+	pid_t pid;
+	int status;
+
+	snprintf(env_scenario, sizeof(env_scenario), "SELF_SCENARIO=%s", scenario);
+	snprintf(env_path, sizeof(env_path), "SELF_COPY=%s", path);
+	assert_int_equal(posix_spawn(&pid, loader ? loader : path, NULL, NULL,
+	                             loader ? argv_loader : argv_plain, envp),
+	                 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(path);
+	rmdir(dir);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void copy_spawns(void **state)
+{
+	(void)state;
+	assert_int_equal(run_copy("plain", NULL), 0);
+}
+
+static void binary_deleted(void **state)
+{
+	(void)state;
+	assert_int_equal(run_copy("deleted", NULL), 0);
+}
+
+static void binary_replaced(void **state)
+{
+	(void)state;
+	assert_int_equal(run_copy("replaced", NULL), 0);
+}
+
+static void started_by_loader(void **state)
+{
+	static const char *loaders[] = {"/lib64/ld-linux-x86-64.so.2",
+	                                "/lib/ld-linux-aarch64.so.1",
+	                                "/lib/ld-linux-armhf.so.3"};
+	const char *loader = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(loaders) / sizeof(loaders[0]); i++)
+		if (access(loaders[i], X_OK) == 0) {
+			loader = loaders[i];
+			break;
+		}
+	if (!loader) {
+		print_message("skipped: no known dynamic loader here\n");
+		skip();
+	}
+	assert_int_equal(run_copy("ldso", loader), 0);
+}
+
+int main(int argc, char *argv[])
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(child_named_after_function),
+		cmocka_unit_test(copy_spawns),
+		cmocka_unit_test(binary_deleted),
+		cmocka_unit_test(binary_replaced),
+		cmocka_unit_test(started_by_loader),
+	};
+	const char *scenario;
+
+	reexec_register("print_comm", print_comm);
+	reexec_register("a_function_with_a_long_name", print_comm);
+	helpers_init(argc, argv);
+	scenario = getenv("SELF_SCENARIO");
+	if (scenario)
+		return run_scenario(scenario, getenv("SELF_COPY"));
+	return cmocka_run_group_tests_name("self", tests, NULL, NULL);
+}
