@@ -5,6 +5,7 @@
 #   make check-asan      the same under AddressSanitizer and UBSan
 #   make check-tsan      the same under ThreadSanitizer
 #   make check-valgrind  the suites under valgrind memcheck
+#   make check-musl      library, examples and a contract check on musl
 #   make bench           the round-trip benchmark
 #   make install         PREFIX=/usr/local, DESTDIR honoured
 #
@@ -38,7 +39,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all all-checks check check-asan check-tsan check-valgrind bench install uninstall clean deps
+.PHONY: all all-checks check check-asan check-tsan check-valgrind check-musl bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -90,6 +91,21 @@ check-tsan:
 	@$(MAKE) --no-print-directory check BUILD=build-tsan \
 		CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
 
+# The library, the examples and a cmocka-free check of the contract, built
+# and run against musl (musl-gcc, from Debian's musl-tools).
+MUSL_BUILD = build-musl
+check-musl:
+	@command -v musl-gcc >/dev/null 2>&1 || { echo "check-musl: musl-gcc is missing: apt-get install musl-tools" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(MUSL_BUILD)/libreexec.a \
+		$(patsubst $(BUILD)/%,$(MUSL_BUILD)/%,$(EXAMPLES)) \
+		BUILD=$(MUSL_BUILD) CC=musl-gcc
+	@mkdir -p $(MUSL_BUILD)/tests
+	musl-gcc $(OWN_CFLAGS) $(CFLAGS) -DHELPERS_NO_CMOCKA -o $(MUSL_BUILD)/tests/musl_check \
+		tests/musl_check.c tests/helpers.c $(MUSL_BUILD)/libreexec.a
+	@for c in examples/check-*.sh; do \
+		sh $$c $(MUSL_BUILD)/examples || exit 1; echo "musl: $$c ok"; done
+	$(MUSL_BUILD)/tests/musl_check
+
 check-valgrind:
 	@TEST_TIMER_US=20000 TEST_UNDER_VALGRIND=1 $(MAKE) --no-print-directory check BUILD=build-valgrind \
 		RUNNER="valgrind -q --error-exitcode=70 --leak-check=full --errors-for-leak-kinds=definite,possible"
@@ -116,4 +132,4 @@ uninstall:
 	      $(DESTDIR)$(PCDIR)/reexec.pc
 
 clean:
-	rm -rf build build-asan build-tsan build-valgrind
+	rm -rf build build-asan build-tsan build-valgrind build-musl

@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef HELPERS_NO_CMOCKA
 #include <cmocka.h>
+#endif
 
 #include "helpers.h"
 
@@ -287,6 +289,7 @@ int no_children(void)
 	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
 }
 
+#ifndef HELPERS_NO_CMOCKA
 char *capture_stdout(reexec_cmd *cmd, size_t *len, int *status)
 {
 	struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT};
@@ -298,3 +301,4 @@ char *capture_stdout(reexec_cmd *cmd, size_t *len, int *status)
 		*len = cap.out_len;
 	return cap.out;
 }
+#endif

@@ -27,7 +27,8 @@ int count_fds(void);
 int no_children(void);
 
 /* Run cmd with stdout captured; returns the output (free it) and the exit
- * status in *status; fails the test on error. */
+ * status in *status; fails the test on error. (Not in builds without
+ * cmocka: HELPERS_NO_CMOCKA.) */
 char *capture_stdout(reexec_cmd *cmd, size_t *len, int *status);
 
 #endif
