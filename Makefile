@@ -69,6 +69,12 @@ $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/tests/helpers.o $(STATIC)
 	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/tests/helpers.o $(STATIC) $(CHECK_LIBS)
 
+# Statically linked and built from the sources with plain flags, so that it
+# runs in an empty root whatever the build (sanitizers cannot link -static).
+$(BUILD)/tests/static_probe: tests/static_probe.c $(LIB_SRC) src/internal.h include/reexec.h
+	@mkdir -p $(@D)
+	$(CC) $(OWN_CFLAGS) -O2 -static -o $@ tests/static_probe.c $(LIB_SRC)
+
 $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) -lm
@@ -80,7 +86,7 @@ check: deps
 	@$(MAKE) --no-print-directory all-checks
 	@sh tests/run.sh $(BUILD) $(RUNNER)
 
-all-checks: all $(SUITES)
+all-checks: all $(SUITES) $(BUILD)/tests/static_probe
 
 check-asan:
 	@$(MAKE) --no-print-directory check BUILD=build-asan \

@@ -88,6 +88,7 @@ HIDDEN reexec_fn registry_lookup(const char *name);
 
 /* self.c */
 HIDDEN void self_resolve(void);
+HIDDEN int self_pinned_fd(void);
 
 /* init.c */
 HIDDEN bool init_done(void);
@@ -114,6 +115,10 @@ HIDDEN void cmd_close_pipes(struct reexec_cmd *cmd);
 /* spawn.c */
 HIDDEN int spawn_child(struct reexec_cmd *cmd);
 HIDDEN int spawn_now(struct reexec_cmd *cmd);
+
+/* spawn_fd.c */
+HIDDEN int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
+                    int exe_fd, char *const envp[], pid_t *pid);
 
 /* parent.c */
 HIDDEN int parent_watch_fd(void);

@@ -7,7 +7,12 @@
  * loader run by hand (ld.so ./prog) or a tool such as valgrind. There
  * /proc/self/exe is that other program. We notice by comparing it with the
  * file mapped where our own program headers are, and then execute that
- * file by its path instead. */
+ * file by its path instead.
+ *
+ * Either way the file is also held open from then on. When its path stops
+ * working (a chroot, /proc unmounted in a new mount namespace), the spawn
+ * executes that descriptor instead, which still is the very program that
+ * was started, even if its file was deleted or replaced since. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #ifdef __linux__
 #include <sys/auxv.h>
@@ -27,6 +33,7 @@
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static const char *self_path;
 static int self_errno;
+static int self_fd = -1; /* the binary, pinned: see self_pinned_fd() */
 
 #ifdef __linux__
 /* The path of the file mapped at addr, from /proc/self/maps; NULL when it
@@ -78,6 +85,15 @@ static void resolve(void)
 	else
 		free(mapped);
 }
+
+/* Hold the binary open, so that it can still be executed when its path
+ * no longer leads to it: /proc unmounted, or a chroot. */
+static void pin(void)
+{
+#ifdef O_PATH
+	self_fd = open(self_path, O_PATH | O_CLOEXEC);
+#endif
+}
 #else
 static void resolve(void)
 {
@@ -91,9 +107,23 @@ static void resolve(void)
 
 /* Decide once; reexec_init() calls this early, while the program's files
  * are still where it started from. */
+static void resolve_and_pin(void)
+{
+	resolve();
+	if (self_path)
+		pin();
+}
+
 void self_resolve(void)
 {
-	pthread_once(&self_once, resolve);
+	pthread_once(&self_once, resolve_and_pin);
+}
+
+/* A descriptor of our binary to execute when its path fails, or -1. */
+int self_pinned_fd(void)
+{
+	self_resolve();
+	return self_fd;
 }
 
 const char *reexec_self(void)

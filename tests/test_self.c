@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,7 +56,7 @@ static void child_named_after_function(void **state)
 	reexec_cmd_free(cmd);
 }
 
-/* The scenario side, in the copy: spawn two helpers and check them. */
+/* The scenario side: spawn a helper and check what it printed. */
 static int spawn_works(void)
 {
 	static const char want[] = "print_args\0still me\0";
@@ -181,6 +183,64 @@ static void started_by_loader(void **state)
 	assert_int_equal(run_copy("ldso", loader), 0);
 }
 
+/* noproc_probe: with the binary pinned, unmount /proc in a new mount
+ * namespace and spawn. 0: it worked; 2: namespaces not allowed here. */
+static int noproc_probe(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	if (!reexec_self())
+		return 3;
+	if (unshare(CLONE_NEWNS) < 0)
+		return 2;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    umount2("/proc", MNT_DETACH) < 0)
+		return 2;
+	if (access("/proc/self/exe", F_OK) == 0)
+		return 4;
+	return spawn_works() ? 0 : 5;
+}
+
+static void proc_unmounted(void **state)
+{
+	reexec_cmd *cmd = reexec_command("noproc_probe", NULL);
+	int status;
+
+	(void)state;
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	reexec_cmd_free(cmd);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2) {
+		print_message("skipped: no mount namespace or umount allowed here\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void chroot_after_init(void **state)
+{
+	char path[4096], dir[] = "/tmp/reexec-chroot-XXXXXX";
+	char *argv[] = {"static_probe", dir, NULL};
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	pid_t pid;
+	int status;
+
+	(void)state;
+	assert_true(n > 0);
+	path[n] = '\0';
+	strcpy(strrchr(path, '/') + 1, "static_probe");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(posix_spawn(&pid, path, NULL, NULL, argv, environ), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	rmdir(dir);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2) {
+		print_message("skipped: chroot not allowed here\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -189,10 +249,13 @@ int main(int argc, char *argv[])
 		cmocka_unit_test(binary_deleted),
 		cmocka_unit_test(binary_replaced),
 		cmocka_unit_test(started_by_loader),
+		cmocka_unit_test(proc_unmounted),
+		cmocka_unit_test(chroot_after_init),
 	};
 	const char *scenario;
 
 	reexec_register("print_comm", print_comm);
+	reexec_register("noproc_probe", noproc_probe);
 	reexec_register("a_function_with_a_long_name", print_comm);
 	helpers_init(argc, argv);
 	scenario = getenv("SELF_SCENARIO");
