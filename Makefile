@@ -89,12 +89,12 @@ check: deps
 all-checks: all $(SUITES) $(BUILD)/tests/static_probe
 
 check-asan:
-	@$(MAKE) --no-print-directory check BUILD=build-asan \
+	@TEST_SANITIZER=asan $(MAKE) --no-print-directory check BUILD=build-asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined"
 
 check-tsan:
-	@$(MAKE) --no-print-directory check BUILD=build-tsan \
+	@TEST_SANITIZER=tsan $(MAKE) --no-print-directory check BUILD=build-tsan \
 		CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
 
 # The library, the examples and a cmocka-free check of the contract, built

@@ -127,8 +127,9 @@ int spawn_now(struct reexec_cmd *cmd)
 		rc = set_actions(cmd, &plan, &fa);
 	if (!rc)
 		rc = posix_spawn(&pid, self, &fa, &attr, cmd->argv, envp);
-	/* No path leads to our binary any more: run the one we hold. */
-	if (rc == ENOENT && self_pinned_fd() >= 0)
+	/* No path leads to our binary any more: run the one we hold. (Not
+	 * for other ENOENTs, a missing working directory, say.) */
+	if (rc == ENOENT && self_pinned_fd() >= 0 && access(self, X_OK) < 0)
 		rc = spawn_fd(cmd, &plan, self_pinned_fd(), envp, &pid);
 
 	posix_spawn_file_actions_destroy(&fa);
