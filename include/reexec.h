@@ -365,6 +365,36 @@ REEXEC_API int reexec_cmd_parent_death(reexec_cmd *cmd, int sig);
 REEXEC_API int reexec_parent_fd(void);
 
 /**
+ * reexec_seal - make the sealed copy of this program's binary, once per
+ * process, for reexec_cmd_seal().
+ *
+ * Copies the binary into a memfd and seals it against any change. A child
+ * run from the copy sees it as its /proc/self/exe, so neither the child
+ * nor anything it executes can write through that link into the binary on
+ * disk. Costs memory the size of the binary, and the copy's time once
+ * (see README). Later calls return at once. Thread-safe.
+ *
+ * Returns 0, or -1 with errno set:
+ *   ENOSYS  no sealed memfds here (not Linux, or a kernel before 3.17).
+ *   EACCES  the system forbids executable memfds (vm.memfd_noexec).
+ *   EMFILE, ENFILE, ENOMEM  out of descriptors or memory.
+ *   or an error of opening or reading the binary.
+ */
+REEXEC_API int reexec_seal(void);
+
+/**
+ * reexec_cmd_seal - run this command's child from the sealed copy (see
+ * reexec_seal(), which this calls). There is no fall back: if the copy
+ * cannot be made, this fails, and the command is not changed.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL.
+ *   EBUSY   the command has already been started.
+ *   or an error of reexec_seal().
+ */
+REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
+
+/**
  * reexec_start - start the child.
  *
  * Spawns reexec_self() with posix_spawn(3). The child starts with an empty

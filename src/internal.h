@@ -78,6 +78,7 @@ struct reexec_cmd {
 	int stop_signal;      /* 0: SIGTERM */
 	int stop_grace_ms;    /* < 0: the default */
 	bool parent_death;    /* reexec_cmd_parent_death() was called */
+	bool sealed;          /* run from the sealed copy (seal.c) */
 	int parent_death_sig;
 };
 
@@ -89,6 +90,9 @@ HIDDEN reexec_fn registry_lookup(const char *name);
 /* self.c */
 HIDDEN void self_resolve(void);
 HIDDEN int self_pinned_fd(void);
+
+/* seal.c */
+HIDDEN int sealed_self_fd(void);
 
 /* init.c */
 HIDDEN bool init_done(void);

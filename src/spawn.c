@@ -125,7 +125,9 @@ int spawn_now(struct reexec_cmd *cmd)
 	rc = set_attr(cmd, &attr);
 	if (!rc)
 		rc = set_actions(cmd, &plan, &fa);
-	if (!rc)
+	if (!rc && cmd->sealed)
+		rc = spawn_fd(cmd, &plan, sealed_self_fd(), envp, &pid);
+	else if (!rc)
 		rc = posix_spawn(&pid, self, &fa, &attr, cmd->argv, envp);
 	/* No path leads to our binary any more: run the one we hold. (Not
 	 * for other ENOENTs, a missing working directory, say.) */

@@ -8,7 +8,9 @@
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +248,130 @@ static void chroot_after_init(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* exe_report: the inode behind our /proc/self/exe and whether it can be
+ * opened for writing: "INODE DEV ERRNO". */
+static int exe_report(int argc, char *argv[])
+{
+	struct stat st;
+	int fd;
+
+	(void)argc;
+	(void)argv;
+	if (stat("/proc/self/exe", &st) < 0)
+		return 1;
+	fd = open("/proc/self/exe", O_WRONLY);
+	printf("%llu %llu %d", (unsigned long long)st.st_ino,
+	       (unsigned long long)st.st_dev, fd < 0 ? errno : 0);
+	return 0;
+}
+
+/* The child's exe, sealed or not: "INODE DEV ERRNO". */
+static void exe_of_child(bool sealed, unsigned long long *ino,
+                         unsigned long long *dev, int *err)
+{
+	reexec_cmd *cmd = reexec_command("exe_report", NULL);
+	char *out;
+
+	if (sealed)
+		assert_int_equal(reexec_cmd_seal(cmd), 0);
+	out = capture_stdout(cmd, NULL, NULL);
+	assert_int_equal(sscanf(out, "%llu %llu %d", ino, dev, err), 3);
+	free(out);
+	reexec_cmd_free(cmd);
+}
+
+static void sealed_child_off_disk(void **state)
+{
+	struct stat disk;
+	unsigned long long ino, dev;
+	int err, fd;
+	char before[64], after[64];
+	uint64_t h1, h2;
+	char *data;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(stat(reexec_self(), &disk), 0);
+	data = malloc((size_t)disk.st_size);
+	fd = open(reexec_self(), O_RDONLY);
+	n = read(fd, data, (size_t)disk.st_size);
+	close(fd);
+	h1 = fnv1a(data, (size_t)n);
+
+	/* Unsealed, the child runs the file on disk... */
+	exe_of_child(false, &ino, &dev, &err);
+	assert_true(ino == disk.st_ino && dev == disk.st_dev);
+	/* ...sealed, a copy that is not it, and that cannot be written. */
+	exe_of_child(true, &ino, &dev, &err);
+	assert_false(ino == disk.st_ino && dev == disk.st_dev);
+	assert_int_not_equal(err, 0);
+
+	fd = open(reexec_self(), O_RDONLY);
+	n = read(fd, data, (size_t)disk.st_size);
+	close(fd);
+	h2 = fnv1a(data, (size_t)n);
+	snprintf(before, sizeof(before), "%016llx", (unsigned long long)h1);
+	snprintf(after, sizeof(after), "%016llx", (unsigned long long)h2);
+	assert_string_equal(before, after);
+	free(data);
+
+	errno = 0;
+	assert_int_equal(reexec_cmd_seal(NULL), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+/* noexec_probe: in a new pid namespace where executable memfds are
+ * forbidden (vm.memfd_noexec = 2 is per pid namespace), sealing must fail
+ * with EACCES and a sealed start must not happen. 0: it did fail closed;
+ * 2: the setting cannot be made here. */
+static int noexec_probe(int argc, char *argv[])
+{
+	pid_t pid;
+	int status, fd;
+
+	(void)argc;
+	(void)argv;
+	if (unshare(CLONE_NEWPID) < 0)
+		return 2;
+	pid = fork();
+	if (pid < 0)
+		return 2;
+	if (pid == 0) {
+		reexec_cmd *cmd;
+
+		fd = open("/proc/sys/vm/memfd_noexec", O_WRONLY);
+		if (fd < 0 || write(fd, "2", 1) != 1)
+			_exit(2);
+		close(fd);
+		if (reexec_seal() == 0 || errno != EACCES)
+			_exit(3);
+		cmd = reexec_command("exit_code", NULL);
+		if (reexec_cmd_seal(cmd) == 0 || errno != EACCES)
+			_exit(4);
+		reexec_cmd_free(cmd);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 5;
+	return WEXITSTATUS(status);
+}
+
+static void sealing_fails_closed(void **state)
+{
+	reexec_cmd *cmd = reexec_command("noexec_probe", NULL);
+	int status;
+
+	(void)state;
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	reexec_cmd_free(cmd);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2) {
+		print_message("skipped: vm.memfd_noexec cannot be set here\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -256,11 +382,15 @@ int main(int argc, char *argv[])
 		cmocka_unit_test(started_by_loader),
 		cmocka_unit_test(proc_unmounted),
 		cmocka_unit_test(chroot_after_init),
+		cmocka_unit_test(sealed_child_off_disk),
+		cmocka_unit_test(sealing_fails_closed),
 	};
 	const char *scenario;
 
 	reexec_register("print_comm", print_comm);
 	reexec_register("noproc_probe", noproc_probe);
+	reexec_register("exe_report", exe_report);
+	reexec_register("noexec_probe", noexec_probe);
 	reexec_register("a_function_with_a_long_name", print_comm);
 	helpers_init(argc, argv);
 	scenario = getenv("SELF_SCENARIO");
