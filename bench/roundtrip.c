@@ -5,7 +5,8 @@
  * A round trip: start a child that runs a function returning at once, and
  * wait for it. "raw" is posix_spawn of /proc/self/exe with argv[0] "noop"
  * and no attributes, then waitpid; "reexec" is reexec_command, reexec_run
- * and reexec_cmd_free. The two alternate (raw, reexec, raw, reexec, ...)
+ * and reexec_cmd_free; "sealed" is the same from the sealed copy of the
+ * binary (reexec_cmd_seal). They alternate (raw, reexec, sealed, raw, ...)
  * so that drift in the machine's speed touches both alike. Prints a
  * markdown table of medians and 99th percentiles and the ratio of medians.
  *
@@ -15,6 +16,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -62,6 +64,20 @@ static int lib_round(void)
 	return rc == 0 && status == 0 ? 0 : -1;
 }
 
+static int sealed_round(void)
+{
+	reexec_cmd *cmd = reexec_command("noop", NULL);
+	int status = -1, rc;
+
+	if (!cmd || reexec_cmd_seal(cmd) < 0) {
+		reexec_cmd_free(cmd);
+		return -1;
+	}
+	rc = reexec_run(cmd, &status);
+	reexec_cmd_free(cmd);
+	return rc == 0 && status == 0 ? 0 : -1;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -80,9 +96,11 @@ int main(int argc, char *argv[])
 	struct series s[] = {
 		{"raw posix_spawn + waitpid", raw_round, NULL},
 		{"reexec_command + reexec_run", lib_round, NULL},
+		{"the same, sealed (reexec_cmd_seal)", sealed_round, NULL},
 	};
 	int n = 2000, k = (int)(sizeof(s) / sizeof(s[0]));
-	double med[2];
+	double med[3], t0;
+	struct stat st;
 
 	reexec_register("noop", noop);
 	reexec_init(argc, argv);
@@ -92,6 +110,17 @@ int main(int argc, char *argv[])
 		n = 10;
 	for (int j = 0; j < k; j++)
 		s[j].us = malloc((size_t)n * sizeof(double));
+
+	/* The one-time cost of the sealed copy. */
+	t0 = now_us();
+	if (reexec_seal() < 0) {
+		perror("reexec_seal");
+		return 1;
+	}
+	t0 = now_us() - t0;
+	stat(reexec_self(), &st);
+	printf("sealed copy: %.0f µs once for %.0f KiB (%.2f ms per MiB)\n\n", t0,
+	       (double)st.st_size / 1024, t0 / 1000 / ((double)st.st_size / 1048576));
 
 	/* Warm up the page cache and the dynamic loader's files. */
 	for (int i = 0; i < 20; i++)

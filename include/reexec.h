@@ -103,9 +103,14 @@ REEXEC_API int reexec_init(int argc, char *argv[]);
  * running binary at each spawn, even when its file has since been deleted
  * or renamed. When /proc/self/exe is another program that loaded ours (the
  * dynamic loader run by hand, "ld.so ./prog", or a tool like valgrind), it
- * is instead the path of the file our program was loaded from. The choice
- * is made once, in reexec_init() (or at the first call). The string is
- * static; do not free it. Thread-safe.
+ * is instead the path of the file our program was loaded from. FreeBSD
+ * asks sysctl(KERN_PROC_PATHNAME), macOS _NSGetExecutablePath(). The
+ * choice is made once, in reexec_init() (or at the first call, as in a
+ * child), and on Linux the binary is then also held open (one
+ * close-on-exec descriptor for the life of the process): when the path
+ * stops leading to it (a chroot, /proc unmounted), children are started
+ * from that descriptor. The string is static; do not free it.
+ * Thread-safe.
  *
  * Returns the path, or NULL with errno set:
  *   ENOSYS  this platform has no known way to find the running binary.

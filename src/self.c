@@ -24,6 +24,11 @@
 #include <sys/stat.h>
 #ifdef __linux__
 #include <sys/auxv.h>
+#elif defined(__FreeBSD__) || defined(__DragonFly__)
+#include <limits.h>
+#include <sys/sysctl.h>
+#elif defined(__APPLE__)
+#include <mach-o/dyld.h>
 #endif
 
 #include "internal.h"
@@ -94,19 +99,50 @@ static void pin(void)
 	self_fd = open(self_path, O_PATH | O_CLOEXEC);
 #endif
 }
+#elif defined(__FreeBSD__) || defined(__DragonFly__)
+/* The kernel knows the path our image was executed from. */
+static void resolve(void)
+{
+	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+	char buf[PATH_MAX];
+	size_t len = sizeof(buf);
+
+	if (sysctl(mib, 4, buf, &len, NULL, 0) < 0 || !(self_path = strdup(buf)))
+		self_errno = errno;
+}
+
+static void pin(void)
+{
+}
+#elif defined(__APPLE__)
+/* dyld knows the path it loaded us from; make it absolute and real. */
+static void resolve(void)
+{
+	uint32_t size = 0;
+	char *buf;
+
+	_NSGetExecutablePath(NULL, &size);
+	buf = malloc(size);
+	if (!buf || _NSGetExecutablePath(buf, &size) != 0 ||
+	    !(self_path = realpath(buf, NULL)))
+		self_errno = errno ? errno : ENOENT;
+	free(buf);
+}
+
+static void pin(void)
+{
+}
 #else
 static void resolve(void)
 {
-#if defined(__FreeBSD__) || defined(__DragonFly__) || defined(__NetBSD__)
-	self_path = "/proc/curproc/file";
-#else
 	self_errno = ENOSYS;
-#endif
+}
+
+static void pin(void)
+{
 }
 #endif
 
-/* Decide once; reexec_init() calls this early, while the program's files
- * are still where it started from. */
 static void resolve_and_pin(void)
 {
 	resolve();
