@@ -44,6 +44,10 @@ extern "C" {
 #define REEXEC_VERSION_MAJOR 0
 #define REEXEC_VERSION_MINOR 1
 #define REEXEC_VERSION_PATCH 0
+/* The version as one number, for comparisons: 0x00MMmmpp. */
+#define REEXEC_VERSION                                                      \
+	((REEXEC_VERSION_MAJOR << 16) | (REEXEC_VERSION_MINOR << 8) |       \
+	 REEXEC_VERSION_PATCH)
 
 /* Longest registered name, in bytes, not counting the terminating NUL. A
  * name is matched against the last path component of argv[0], so it has the
@@ -58,6 +62,13 @@ typedef int (*reexec_fn)(int argc, char *argv[]);
  * the reexec_cmd_* functions, run by reexec_start() or reexec_run(),
  * released by reexec_cmd_free(). Opaque. */
 typedef struct reexec_cmd reexec_cmd;
+
+/**
+ * reexec_version - the version of the library linked in, as
+ * REEXEC_VERSION encodes it; compare with REEXEC_VERSION, the version of
+ * the header compiled against. Thread-safe; no failure.
+ */
+REEXEC_API unsigned reexec_version(void);
 
 /**
  * reexec_register - make fn reachable in a re-executed child under name.
