@@ -19,6 +19,7 @@ PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
+MANDIR     ?= $(PREFIX)/share/man
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -80,7 +81,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) -lm
 
 deps:
-	@sh tests/need-cmocka.sh
+	@sh tests/need-tools.sh
 
 check: deps
 	@$(MAKE) --no-print-directory all-checks
@@ -120,7 +121,9 @@ bench: $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
 install: $(STATIC) $(SHARED)
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
+		$(DESTDIR)$(MANDIR)/man3
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 include/reexec.h $(DESTDIR)$(INCLUDEDIR)/reexec.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libreexec.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION)
@@ -136,6 +139,7 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libreexec.so \
 	      $(DESTDIR)$(PCDIR)/reexec.pc
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
 
 clean:
 	rm -rf build build-asan build-tsan build-valgrind build-musl
