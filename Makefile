@@ -6,6 +6,7 @@
 #   make check-tsan      the same under ThreadSanitizer
 #   make check-valgrind  the suites under valgrind memcheck
 #   make check-musl      library, examples and a contract check on musl
+#   make check-format    the code as .clang-format wants it (make format)
 #   make bench           the round-trip benchmark
 #   make install         PREFIX=/usr/local, DESTDIR honoured
 #
@@ -40,7 +41,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all all-checks check check-asan check-tsan check-valgrind check-musl bench install uninstall clean deps
+.PHONY: all all-checks check check-asan check-tsan check-valgrind check-musl check-format format bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -97,6 +98,13 @@ check-asan:
 check-tsan:
 	@TEST_SANITIZER=tsan $(MAKE) --no-print-directory check BUILD=build-tsan \
 		CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
+
+FORMATTED = $(wildcard src/*.c src/*.h include/*.h tests/*.c tests/*.h examples/*.c bench/*.c)
+check-format:
+	clang-format --dry-run -Werror $(FORMATTED)
+
+format:
+	clang-format -i $(FORMATTED)
 
 # The library, the examples and a cmocka-free check of the contract, built
 # and run against musl (musl-gcc, from Debian's musl-tools).

@@ -94,9 +94,9 @@ struct series {
 int main(int argc, char *argv[])
 {
 	struct series s[] = {
-		{"raw posix_spawn + waitpid", raw_round, NULL},
-		{"reexec_command + reexec_run", lib_round, NULL},
-		{"the same, sealed (reexec_cmd_seal)", sealed_round, NULL},
+	        {"raw posix_spawn + waitpid", raw_round, NULL},
+	        {"reexec_command + reexec_run", lib_round, NULL},
+	        {"the same, sealed (reexec_cmd_seal)", sealed_round, NULL},
 	};
 	int n = 2000, k = (int)(sizeof(s) / sizeof(s[0]));
 	double med[3], t0;
@@ -119,8 +119,9 @@ int main(int argc, char *argv[])
 	}
 	t0 = now_us() - t0;
 	stat(reexec_self(), &st);
-	printf("sealed copy: %.0f µs once for %.0f KiB (%.2f ms per MiB)\n\n", t0,
-	       (double)st.st_size / 1024, t0 / 1000 / ((double)st.st_size / 1048576));
+	printf("sealed copy: %.0f µs once for %.0f KiB (%.2f ms per MiB)\n\n",
+	       t0, (double)st.st_size / 1024,
+	       t0 / 1000 / ((double)st.st_size / 1048576));
 
 	/* Warm up the page cache and the dynamic loader's files. */
 	for (int i = 0; i < 20; i++)
@@ -137,7 +138,8 @@ int main(int argc, char *argv[])
 			s[j].us[i] = now_us() - t0;
 		}
 
-	printf("| round trip (%d each, interleaved) | median µs | p99 µs | ratio |\n",
+	printf("| round trip (%d each, interleaved) | median µs | p99 µs | "
+	       "ratio |\n",
 	       n);
 	printf("|---|---:|---:|---:|\n");
 	for (int j = 0; j < k; j++) {

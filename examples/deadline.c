@@ -67,7 +67,8 @@ int main(int argc, char *argv[])
 	reexec_cmd *cmd = reexec_command("slow", NULL);
 	reexec_cmd_set_stop(cmd, SIGTERM, 500);
 	if (reexec_run_timeout(cmd, 100, &status) < 0 && errno == ETIMEDOUT)
-		printf("slow: timed out, ended by %s\n", strsignal(WTERMSIG(status)));
+		printf("slow: timed out, ended by %s\n",
+		       strsignal(WTERMSIG(status)));
 	reexec_cmd_free(cmd);
 
 	/* 2. A graceful stop of a worker in its own process group: SIGTERM

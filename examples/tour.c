@@ -33,7 +33,7 @@ int main(int argc, char *argv[])
 	/* 2. Build a command: name, arguments, settings. */
 	reexec_cmd *cmd = reexec_command("shout", "one", "two", NULL);
 	if (!cmd) {
-		perror("reexec_command");  /* ENOENT: "shout" not registered */
+		perror("reexec_command"); /* ENOENT: "shout" not registered */
 		return 1;
 	}
 	reexec_cmd_setenv(cmd, "HOME", "/nowhere");
@@ -41,9 +41,9 @@ int main(int argc, char *argv[])
 
 	/* 3. Run it with stdin fed from memory and stdout/stderr collected. */
 	struct reexec_capture cap = {
-		.flags = REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_STDERR,
-		.input = "hello\nworld\n",
-		.input_len = 12,
+	        .flags = REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_STDERR,
+	        .input = "hello\nworld\n",
+	        .input_len = 12,
 	};
 	int status;
 	if (reexec_capture(cmd, &cap, &status) < 0) {
@@ -51,10 +51,11 @@ int main(int argc, char *argv[])
 		reexec_cmd_free(cmd);
 		return 1;
 	}
-	printf("stdout: %s", cap.out);   /* "shout got 2 argument(s)\nHELLO\nWORLD\n" */
-	printf("stderr: %s", cap.err);   /* "HOME=/nowhere\n" */
+	printf("stdout: %s",
+	       cap.out); /* "shout got 2 argument(s)\nHELLO\nWORLD\n" */
+	printf("stderr: %s", cap.err); /* "HOME=/nowhere\n" */
 	if (WIFEXITED(status))
-		printf("exit status %d\n", WEXITSTATUS(status));   /* 7 */
+		printf("exit status %d\n", WEXITSTATUS(status)); /* 7 */
 	free(cap.out);
 	free(cap.err);
 	reexec_cmd_free(cmd);

@@ -45,8 +45,8 @@ extern "C" {
 #define REEXEC_VERSION_MINOR 1
 #define REEXEC_VERSION_PATCH 0
 /* The version as one number, for comparisons: 0x00MMmmpp. */
-#define REEXEC_VERSION                                                      \
-	((REEXEC_VERSION_MAJOR << 16) | (REEXEC_VERSION_MINOR << 8) |       \
+#define REEXEC_VERSION                                                \
+	((REEXEC_VERSION_MAJOR << 16) | (REEXEC_VERSION_MINOR << 8) | \
 	 REEXEC_VERSION_PATCH)
 
 /* Longest registered name, in bytes, not counting the terminating NUL. A
@@ -496,8 +496,7 @@ REEXEC_API int reexec_run(reexec_cmd *cmd, int *status);
  *              tells how it ended.
  *   or an error of reexec_start() or reexec_wait().
  */
-REEXEC_API int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms,
-                                  int *status);
+REEXEC_API int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms, int *status);
 
 /**
  * reexec_signal - send signal sig to the started child.

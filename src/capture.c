@@ -85,7 +85,7 @@ static char *buf_take(struct buf *b, size_t *len)
 struct feed {
 	const char *data;
 	size_t left;
-	bool broken;  /* the child closed its stdin: a SIGPIPE is pending */
+	bool broken; /* the child closed its stdin: a SIGPIPE is pending */
 };
 
 /* Write what the pipe takes; 1 while input is left, 0 when done. */
@@ -225,7 +225,8 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	bool was_pending, timed_out = false;
 	int rc, err;
 
-	if (!cmd || !cap || check_flags(cap->flags) < 0 || cap->timeout_ms < 0) {
+	if (!cmd || !cap || check_flags(cap->flags) < 0 ||
+	    cap->timeout_ms < 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -254,7 +255,8 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
 	sigpending(&pending);
 	was_pending = sigismember(&pending, SIGPIPE);
-	rc = pump(cmd, &in, out, deadline_after(cap->timeout_ms > 0 ? cap->timeout_ms : -1));
+	rc = pump(cmd, &in, out,
+	          deadline_after(cap->timeout_ms > 0 ? cap->timeout_ms : -1));
 	err = errno;
 	if (in.broken)
 		swallow_sigpipe(was_pending);

@@ -138,9 +138,8 @@ int reexec_cmd_set_dir(reexec_cmd *cmd, const char *dir)
 	return 0;
 }
 
-static void stdio_set(struct reexec_cmd *cmd, int stream,
-                      enum stdio_mode mode, int fd, char *path, int flags,
-                      mode_t perm)
+static void stdio_set(struct reexec_cmd *cmd, int stream, enum stdio_mode mode,
+                      int fd, char *path, int flags, mode_t perm)
 {
 	struct stdio_spec *s = &cmd->stdio[stream];
 

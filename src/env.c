@@ -48,8 +48,7 @@ static int env_edit(struct reexec_cmd *cmd, char *entry)
 		cmd->env_edits[at] = entry;
 		return 0;
 	}
-	grown = realloc(cmd->env_edits,
-	                (cmd->env_nedits + 2) * sizeof(*grown));
+	grown = realloc(cmd->env_edits, (cmd->env_nedits + 2) * sizeof(*grown));
 	if (!grown) {
 		free(entry);
 		errno = ENOMEM;

@@ -57,8 +57,9 @@ int reexec_init(int argc, char *argv[])
 	reexec_fn fn;
 
 	atomic_store(&initialised, true);
-	fn = argc >= 1 && argv && argv[0] ? registry_lookup(last_component(argv[0]))
-	                                   : NULL;
+	fn = argc >= 1 && argv && argv[0]
+	             ? registry_lookup(last_component(argv[0]))
+	             : NULL;
 	if (!fn) {
 		/* Not a child of ours: find our binary now, while its files
 		 * are still where the program started from. */

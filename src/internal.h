@@ -18,9 +18,9 @@
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
 #define HAVE_SPAWN_CLOSEFROM 1
 #endif
-#if (defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 29)) ||     \
-	(defined(__linux__) && !defined(__GLIBC__)) ||                      \
-	(defined(__FreeBSD__) && __FreeBSD_version >= 1301000)
+#if (defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 29)) || \
+        (defined(__linux__) && !defined(__GLIBC__)) ||                  \
+        (defined(__FreeBSD__) && __FreeBSD_version >= 1301000)
 #define HAVE_SPAWN_CHDIR 1
 #endif
 
@@ -40,15 +40,15 @@ enum stdio_mode {
 	STDIO_PIPE,
 	STDIO_FD,
 	STDIO_FILE,
-	STDIO_MERGE,  /* stderr only: the same open file as the child's stdout */
+	STDIO_MERGE, /* stderr only: the same open file as the child's stdout */
 };
 
 struct stdio_spec {
 	enum stdio_mode mode;
-	int fd;       /* STDIO_FD: the caller's descriptor */
-	char *path;   /* STDIO_FILE */
-	int flags;    /* STDIO_FILE */
-	mode_t perm;  /* STDIO_FILE */
+	int fd;      /* STDIO_FD: the caller's descriptor */
+	char *path;  /* STDIO_FILE */
+	int flags;   /* STDIO_FILE */
+	mode_t perm; /* STDIO_FILE */
 };
 
 enum cmd_state {
@@ -58,27 +58,27 @@ enum cmd_state {
 };
 
 struct reexec_cmd {
-	char **argv;          /* name, args..., NULL */
-	char **environ_base;  /* NULL: the caller's environ at start */
-	char **env_edits;     /* "NAME=value" sets, "NAME" unsets, NULL-ended;
-	                         at most one entry per name */
+	char **argv;         /* name, args..., NULL */
+	char **environ_base; /* NULL: the caller's environ at start */
+	char **env_edits;    /* "NAME=value" sets, "NAME" unsets, NULL-ended;
+	                        at most one entry per name */
 	size_t env_nedits;
 	char *dir;
 	struct stdio_spec stdio[3];
-	int pipe_fd[3];       /* the caller's ends, -1 when none */
-	int *extra_fd;        /* the caller's fds for child fd 3, 4, ... */
+	int pipe_fd[3]; /* the caller's ends, -1 when none */
+	int *extra_fd;  /* the caller's fds for child fd 3, 4, ... */
 	int extra_nfd;
 	enum { PGROUP_INHERIT, PGROUP_SET, PGROUP_SESSION } pgroup;
 	pid_t pgid;
 	enum cmd_state state;
 	pid_t pid;
-	int pidfd;            /* -1 where the kernel has no pidfds */
+	int pidfd; /* -1 where the kernel has no pidfds */
 	int status;
-	bool lost;            /* reaped by someone else: status unknown */
-	int stop_signal;      /* 0: SIGTERM */
-	int stop_grace_ms;    /* < 0: the default */
-	bool parent_death;    /* reexec_cmd_parent_death() was called */
-	bool sealed;          /* run from the sealed copy (seal.c) */
+	bool lost;         /* reaped by someone else: status unknown */
+	int stop_signal;   /* 0: SIGTERM */
+	int stop_grace_ms; /* < 0: the default */
+	bool parent_death; /* reexec_cmd_parent_death() was called */
+	bool sealed;       /* run from the sealed copy (seal.c) */
 	int parent_death_sig;
 };
 

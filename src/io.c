@@ -38,8 +38,8 @@ static int stdio_source(struct reexec_cmd *cmd, struct fd_plan *plan,
 	*owned = true;
 	switch (s->mode) {
 	case STDIO_NULL:
-		return open("/dev/null", (stream == 0 ? O_RDONLY : O_WRONLY) |
-		                                 O_CLOEXEC);
+		return open("/dev/null",
+		            (stream == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
 	case STDIO_PIPE:
 		if (pipe2(p, O_CLOEXEC) < 0)
 			return -1;
@@ -85,7 +85,8 @@ int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan)
 			goto fail;
 	}
 	for (int i = 0; i < cmd->extra_nfd; i++) {
-		plan->src[3 + i] = high_copy(cmd->extra_fd[i], plan->nfd, false);
+		plan->src[3 + i] =
+		        high_copy(cmd->extra_fd[i], plan->nfd, false);
 		if (plan->src[3 + i] < 0)
 			goto fail;
 	}

@@ -144,7 +144,8 @@ int wait_child(struct reexec_cmd *cmd, int *status)
 
 	do
 		rc = cmd->pidfd >= 0
-		             ? waitid((idtype_t)P_PIDFD, (id_t)cmd->pidfd, &si, WEXITED)
+		             ? waitid((idtype_t)P_PIDFD, (id_t)cmd->pidfd, &si,
+		                      WEXITED)
 		             : waitid(P_PID, (id_t)cmd->pid, &si, WEXITED);
 	while (rc < 0 && errno == EINTR);
 	cmd->state = CMD_REAPED;

@@ -38,7 +38,8 @@ static int copy_into(int dst, int src)
 	if (fstat(src, &st) < 0)
 		return -1;
 	while (off < st.st_size) {
-		ssize_t n = sendfile(dst, src, &off, (size_t)(st.st_size - off));
+		ssize_t n =
+		        sendfile(dst, src, &off, (size_t)(st.st_size - off));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -66,8 +67,9 @@ static void make_sealed(void)
 	if (fd < 0)
 		goto fail;
 	if (copy_into(fd, src) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
-	                               F_SEAL_SEAL) < 0) {
+	    fcntl(fd, F_ADD_SEALS,
+	          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
+	            0) {
 		close_keep_errno(fd);
 		goto fail;
 	}

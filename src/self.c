@@ -56,7 +56,8 @@ static char *mapped_file(uintptr_t addr)
 		int off = 0;
 		char *p;
 
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) < 2 ||
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) <
+		            2 ||
 		    off == 0 || addr < lo || addr >= hi)
 			continue;
 		p = line + off;
@@ -107,7 +108,8 @@ static void resolve(void)
 	char buf[PATH_MAX];
 	size_t len = sizeof(buf);
 
-	if (sysctl(mib, 4, buf, &len, NULL, 0) < 0 || !(self_path = strdup(buf)))
+	if (sysctl(mib, 4, buf, &len, NULL, 0) < 0 ||
+	    !(self_path = strdup(buf)))
 		self_errno = errno;
 }
 

@@ -41,8 +41,7 @@ static int set_attr(const struct reexec_cmd *cmd, posix_spawnattr_t *attr)
 	return posix_spawnattr_setflags(attr, flags);
 }
 
-static int set_actions(const struct reexec_cmd *cmd,
-                       const struct fd_plan *plan,
+static int set_actions(const struct reexec_cmd *cmd, const struct fd_plan *plan,
                        posix_spawn_file_actions_t *fa)
 {
 	int rc;

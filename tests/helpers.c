@@ -141,7 +141,8 @@ static int h_cat(int argc, char *argv[])
 static int h_write_fd(int argc, char *argv[])
 {
 	for (int i = 1; i + 1 < argc; i += 2)
-		if (write_all(atoi(argv[i]), argv[i + 1], strlen(argv[i + 1])) < 0)
+		if (write_all(atoi(argv[i]), argv[i + 1], strlen(argv[i + 1])) <
+		    0)
 			return 10 + i;
 	return 0;
 }
@@ -159,11 +160,13 @@ static int h_flood(int argc, char *argv[])
 	ssize_t n;
 
 	for (size_t off = 0; off < total; off += sizeof(chunk)) {
-		size_t len = total - off < sizeof(chunk) ? total - off : sizeof(chunk);
+		size_t len = total - off < sizeof(chunk) ? total - off
+		                                         : sizeof(chunk);
 
 		for (size_t i = 0; i < len; i++)
 			chunk[i] = flood_byte(off + i);
-		if (write_all(1, chunk, len) < 0 || write_all(2, chunk, len) < 0)
+		if (write_all(1, chunk, len) < 0 ||
+		    write_all(2, chunk, len) < 0)
 			return 1;
 	}
 	while ((n = read(0, in, sizeof(in))) > 0) {
@@ -222,19 +225,19 @@ void helpers_init(int argc, char *argv[])
 		const char *name;
 		reexec_fn fn;
 	} helpers[] = {
-		{"exit_code", h_exit_code},
-		{"print_args", h_print_args},
-		{"fd_report", h_fd_report},
-		{"signal_report", h_signal_report},
-		{"print_env", h_print_env},
-		{"print_cwd", h_print_cwd},
-		{"cat", h_cat},
-		{"write_fd", h_write_fd},
-		{"flood", h_flood},
-		{"mixed", h_mixed},
-		{"pause", h_pause},
-		{"ids", h_ids},
-		{"unflushed", h_unflushed},
+	        {"exit_code", h_exit_code},
+	        {"print_args", h_print_args},
+	        {"fd_report", h_fd_report},
+	        {"signal_report", h_signal_report},
+	        {"print_env", h_print_env},
+	        {"print_cwd", h_print_cwd},
+	        {"cat", h_cat},
+	        {"write_fd", h_write_fd},
+	        {"flood", h_flood},
+	        {"mixed", h_mixed},
+	        {"pause", h_pause},
+	        {"ids", h_ids},
+	        {"unflushed", h_unflushed},
 	};
 
 	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)

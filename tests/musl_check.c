@@ -49,12 +49,15 @@ static int fn(int argc, char *argv[])
 static void registry_and_errors(void)
 {
 	errno = 0;
-	check(reexec_register("a/b", fn) < 0 && errno == EINVAL, "register: '/' is EINVAL");
+	check(reexec_register("a/b", fn) < 0 && errno == EINVAL,
+	      "register: '/' is EINVAL");
 	check(reexec_register("musl_fn", fn) == 0, "register: a new name");
 	errno = 0;
-	check(reexec_register("musl_fn", fn) < 0 && errno == EEXIST, "register: duplicate is EEXIST");
+	check(reexec_register("musl_fn", fn) < 0 && errno == EEXIST,
+	      "register: duplicate is EEXIST");
 	errno = 0;
-	check(!reexec_command("unknown", NULL) && errno == ENOENT, "command: unknown name is ENOENT");
+	check(!reexec_command("unknown", NULL) && errno == ENOENT,
+	      "command: unknown name is ENOENT");
 }
 
 static void status_and_argv(void)
@@ -66,11 +69,13 @@ static void status_and_argv(void)
 	char *out;
 
 	check(cmd && reexec_run(cmd, &status) == 0 && WIFEXITED(status) &&
-	      WEXITSTATUS(status) == 42, "run: exit status");
+	              WEXITSTATUS(status) == 42,
+	      "run: exit status");
 	reexec_cmd_free(cmd);
 	cmd = reexec_command("print_args", "a", "", "b c", NULL);
 	out = output_of(cmd, &len, &status);
-	check(out && len == sizeof(want) - 1 && !memcmp(out, want, len), "argv byte for byte");
+	check(out && len == sizeof(want) - 1 && !memcmp(out, want, len),
+	      "argv byte for byte");
 	free(out);
 	reexec_cmd_free(cmd);
 }
@@ -115,7 +120,8 @@ static void signals_clean(void)
 	out = output_of(cmd, NULL, &status);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	sigaction(SIGUSR1, &old, NULL);
-	check(out && strcmp(out, "") == 0 && status == 0, "signals: default and unblocked");
+	check(out && strcmp(out, "") == 0 && status == 0,
+	      "signals: default and unblocked");
 	free(out);
 	reexec_cmd_free(cmd);
 }
@@ -125,27 +131,32 @@ static void capture_and_stop(void)
 	size_t n = 4u << 20;
 	char *input = calloc(1, n);
 	struct reexec_capture cap = {
-		.flags = REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_STDERR,
-		.input = input,
-		.input_len = n,
+	        .flags = REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_STDERR,
+	        .input = input,
+	        .input_len = n,
 	};
 	reexec_cmd *cmd = reexec_command("flood", "4", NULL);
 	int status = -1;
 
 	check(input && reexec_capture(cmd, &cap, &status) == 0 && status == 0 &&
-	      cap.err_len == n && cap.out_len > n, "capture: 4 MiB each way");
+	              cap.err_len == n && cap.out_len > n,
+	      "capture: 4 MiB each way");
 	free(cap.out);
 	free(cap.err);
 	free(input);
 	reexec_cmd_free(cmd);
 
 	cmd = reexec_command("pause", NULL);
-	check(reexec_start(cmd) == 0 && reexec_wait_timeout(cmd, 0, &status) < 0 &&
-	      errno == ETIMEDOUT, "wait_timeout: still running");
+	check(reexec_start(cmd) == 0 &&
+	              reexec_wait_timeout(cmd, 0, &status) < 0 &&
+	              errno == ETIMEDOUT,
+	      "wait_timeout: still running");
 	check(reexec_stop(cmd, 1000, &status) == 0 && WIFSIGNALED(status) &&
-	      WTERMSIG(status) == SIGTERM, "stop: ended by SIGTERM");
+	              WTERMSIG(status) == SIGTERM,
+	      "stop: ended by SIGTERM");
 	reexec_cmd_free(cmd);
-	check(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "no child left");
+	check(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD,
+	      "no child left");
 }
 
 int main(int argc, char *argv[])

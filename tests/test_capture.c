@@ -35,9 +35,9 @@ static void big_streams_no_deadlock(void **state)
 	size_t n = 64 * MIB;
 	char *input = malloc(n);
 	struct reexec_capture cap = {
-		.flags = REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_STDERR,
-		.input = input,
-		.input_len = n,
+	        .flags = REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_STDERR,
+	        .input = input,
+	        .input_len = n,
 	};
 	reexec_cmd *cmd = reexec_command("flood", "64", NULL);
 	char tail[64];
@@ -90,8 +90,8 @@ static void merged_and_separate(void **state)
 
 static void small_and_empty_input(void **state)
 {
-	struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT,
-	                             .input = "", .input_len = 0};
+	struct reexec_capture cap = {
+	        .flags = REEXEC_CAPTURE_STDOUT, .input = "", .input_len = 0};
 	reexec_cmd *cmd = reexec_command("cat", NULL);
 
 	(void)state;
@@ -118,8 +118,8 @@ static void child_ignores_input(void **state)
 {
 	size_t n = 8 * MIB;
 	char *input = calloc(1, n);
-	struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT,
-	                             .input = input, .input_len = n};
+	struct reexec_capture cap = {
+	        .flags = REEXEC_CAPTURE_STDOUT, .input = input, .input_len = n};
 	reexec_cmd *cmd = reexec_command("exit_code", "6", NULL);
 	sigset_t pending;
 	int status;
@@ -203,9 +203,9 @@ static void signals_during_calls(void **state)
 	size_t n = 16 * MIB;
 	char *input = malloc(n);
 	struct reexec_capture cap = {
-		.flags = REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_STDERR,
-		.input = input,
-		.input_len = n,
+	        .flags = REEXEC_CAPTURE_STDOUT | REEXEC_CAPTURE_STDERR,
+	        .input = input,
+	        .input_len = n,
 	};
 	reexec_cmd *cmd = reexec_command("flood", "16", NULL);
 	int status = -1;
@@ -219,7 +219,8 @@ static void signals_during_calls(void **state)
 
 	assert_int_equal(reexec_capture(cmd, &cap, &status), 0);
 	assert_int_equal(status, 0);
-	assert_int_equal(cap.out_len, n + strlen("IN 16777216 0000000000000000\n"));
+	assert_int_equal(cap.out_len,
+	                 n + strlen("IN 16777216 0000000000000000\n"));
 	assert_int_equal(cap.err_len, n);
 	free(cap.out);
 	free(cap.err);
@@ -243,13 +244,13 @@ static void signals_during_calls(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(big_streams_no_deadlock),
-		cmocka_unit_test(merged_and_separate),
-		cmocka_unit_test(small_and_empty_input),
-		cmocka_unit_test(child_ignores_input),
-		cmocka_unit_test(nothing_captured),
-		cmocka_unit_test(bad_input),
-		cmocka_unit_test(signals_during_calls),
+	        cmocka_unit_test(big_streams_no_deadlock),
+	        cmocka_unit_test(merged_and_separate),
+	        cmocka_unit_test(small_and_empty_input),
+	        cmocka_unit_test(child_ignores_input),
+	        cmocka_unit_test(nothing_captured),
+	        cmocka_unit_test(bad_input),
+	        cmocka_unit_test(signals_during_calls),
 	};
 
 	helpers_init(argc, argv);

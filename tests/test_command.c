@@ -308,8 +308,10 @@ static void stdio_files(void **state)
 	close(fd);
 	for (int i = 0; i < 2; i++) {
 		cmd = reexec_command("write_fd", "1", "line\n", NULL);
-		assert_int_equal(reexec_cmd_stdio_file(cmd, 1, path,
-		                 O_WRONLY | O_CREAT | O_APPEND, 0600), 0);
+		assert_int_equal(reexec_cmd_stdio_file(
+		                         cmd, 1, path,
+		                         O_WRONLY | O_CREAT | O_APPEND, 0600),
+		                 0);
 		assert_int_equal(reexec_run(cmd, NULL), 0);
 		reexec_cmd_free(cmd);
 	}
@@ -436,18 +438,18 @@ static void free_running_reaps(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(env_inherited_and_edited),
-		cmocka_unit_test(env_replaced),
-		cmocka_unit_test(env_bad_input),
-		cmocka_unit_test(working_directory),
-		cmocka_unit_test(stdio_null),
-		cmocka_unit_test(stdio_pipes),
-		cmocka_unit_test(stdio_caller_fd),
-		cmocka_unit_test(stdio_permuted),
-		cmocka_unit_test(stdio_files),
-		cmocka_unit_test(stdio_bad_input),
-		cmocka_unit_test(process_groups),
-		cmocka_unit_test(free_running_reaps),
+	        cmocka_unit_test(env_inherited_and_edited),
+	        cmocka_unit_test(env_replaced),
+	        cmocka_unit_test(env_bad_input),
+	        cmocka_unit_test(working_directory),
+	        cmocka_unit_test(stdio_null),
+	        cmocka_unit_test(stdio_pipes),
+	        cmocka_unit_test(stdio_caller_fd),
+	        cmocka_unit_test(stdio_permuted),
+	        cmocka_unit_test(stdio_files),
+	        cmocka_unit_test(stdio_bad_input),
+	        cmocka_unit_test(process_groups),
+	        cmocka_unit_test(free_running_reaps),
 	};
 
 	reexec_register("permute_probe", permute_probe);

@@ -52,8 +52,8 @@ static int raw_spawn_status(char *argv[])
 	pid_t pid;
 	int status;
 
-	assert_int_equal(posix_spawn(&pid, reexec_self(), NULL, NULL, argv,
-	                             environ), 0);
+	assert_int_equal(
+	        posix_spawn(&pid, reexec_self(), NULL, NULL, argv, environ), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return status;
 }
@@ -193,14 +193,14 @@ static void unknown_name_enoent(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(no_dispatch_without_argv0),
-		cmocka_unit_test(dispatch_on_basename),
-		cmocka_unit_test(exit_status_is_return_value),
-		cmocka_unit_test(exit_flushes_stdio),
-		cmocka_unit_test(argv_byte_for_byte),
-		cmocka_unit_test(commandv_args),
-		cmocka_unit_test(args_are_copied),
-		cmocka_unit_test(unknown_name_enoent),
+	        cmocka_unit_test(no_dispatch_without_argv0),
+	        cmocka_unit_test(dispatch_on_basename),
+	        cmocka_unit_test(exit_status_is_return_value),
+	        cmocka_unit_test(exit_flushes_stdio),
+	        cmocka_unit_test(argv_byte_for_byte),
+	        cmocka_unit_test(commandv_args),
+	        cmocka_unit_test(args_are_copied),
+	        cmocka_unit_test(unknown_name_enoent),
 	};
 
 	reexec_register("trap", trap);

@@ -367,15 +367,15 @@ static void signals_during_waits(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(wait_timeout_leaves_child),
-		cmocka_unit_test(stop_escalates),
-		cmocka_unit_test(stop_kills_group),
-		cmocka_unit_test(run_timeout_stops),
-		cmocka_unit_test(capture_deadline_keeps_output),
-		cmocka_unit_test(daemon_holding_pipes),
-		cmocka_unit_test(sigchld_ignored_host),
-		cmocka_unit_test(host_reaps_itself),
-		cmocka_unit_test(signals_during_waits),
+	        cmocka_unit_test(wait_timeout_leaves_child),
+	        cmocka_unit_test(stop_escalates),
+	        cmocka_unit_test(stop_kills_group),
+	        cmocka_unit_test(run_timeout_stops),
+	        cmocka_unit_test(capture_deadline_keeps_output),
+	        cmocka_unit_test(daemon_holding_pipes),
+	        cmocka_unit_test(sigchld_ignored_host),
+	        cmocka_unit_test(host_reaps_itself),
+	        cmocka_unit_test(signals_during_waits),
 	};
 
 	reexec_register("ignore_term", ignore_term);

@@ -32,7 +32,7 @@ static void command_before_init_eperm(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(command_before_init_eperm),
+	        cmocka_unit_test(command_before_init_eperm),
 	};
 
 	return cmocka_run_group_tests_name("noinit", tests, NULL, NULL);

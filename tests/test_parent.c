@@ -52,7 +52,8 @@ static int watcher(int argc, char *argv[])
 		say(errno == ENOENT ? "none\n" : "error\n");
 		return 0;
 	}
-	say("watching %s\n", getenv("REEXEC_PARENT") ? "env-visible" : "env-consumed");
+	say("watching %s\n",
+	    getenv("REEXEC_PARENT") ? "env-visible" : "env-consumed");
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
 			return 1;
@@ -123,8 +124,8 @@ static void watch_fd_reports_parent_exit(void **state)
 	assert_string_equal(run_middle(reexec_command("middle_watch", NULL)),
 	                    "watching env-consumed\nparent gone\n");
 	assert_string_equal(
-		run_middle(reexec_command("middle_watch", "plain", NULL)),
-		"none\n");
+	        run_middle(reexec_command("middle_watch", "plain", NULL)),
+	        "none\n");
 }
 
 /* In the test: wait, bounded where pidfds exist (valgrind has none), for
@@ -305,10 +306,10 @@ static void bad_input(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(watch_fd_reports_parent_exit),
-		cmocka_unit_test(survives_thread_dies_with_process),
-		cmocka_unit_test(parent_dies_during_startup),
-		cmocka_unit_test(bad_input),
+	        cmocka_unit_test(watch_fd_reports_parent_exit),
+	        cmocka_unit_test(survives_thread_dies_with_process),
+	        cmocka_unit_test(parent_dies_during_startup),
+	        cmocka_unit_test(bad_input),
 	};
 
 	reexec_register("echo_then_pause", echo_then_pause);

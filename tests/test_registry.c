@@ -148,7 +148,8 @@ static void concurrent_registration(void **state)
 	(void)state;
 	for (int t = 0; t < THREADS; t++)
 		assert_int_equal(pthread_create(&th[t], NULL, register_many,
-		                                (void *)(intptr_t)t), 0);
+		                                (void *)(intptr_t)t),
+		                 0);
 	for (int t = 0; t < THREADS; t++) {
 		void *rc;
 
@@ -172,12 +173,12 @@ static void concurrent_registration(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(bad_names_einval),
-		cmocka_unit_test(longest_name_accepted),
-		cmocka_unit_test(duplicate_eexist),
-		cmocka_unit_test(name_is_copied),
-		cmocka_unit_test(many_names),
-		cmocka_unit_test(concurrent_registration),
+	        cmocka_unit_test(bad_names_einval),
+	        cmocka_unit_test(longest_name_accepted),
+	        cmocka_unit_test(duplicate_eexist),
+	        cmocka_unit_test(name_is_copied),
+	        cmocka_unit_test(many_names),
+	        cmocka_unit_test(concurrent_registration),
 	};
 
 	helpers_init(argc, argv);

@@ -135,7 +135,8 @@ static int run_copy(const char *scenario, const char *loader)
 	pid_t pid;
 	int status;
 
-	snprintf(env_scenario, sizeof(env_scenario), "SELF_SCENARIO=%s", scenario);
+	snprintf(env_scenario, sizeof(env_scenario), "SELF_SCENARIO=%s",
+	         scenario);
 	snprintf(env_path, sizeof(env_path), "SELF_COPY=%s", path);
 	assert_int_equal(posix_spawn(&pid, loader ? loader : path, NULL, NULL,
 	                             loader ? argv_loader : argv_plain, envp),
@@ -218,7 +219,8 @@ static void proc_unmounted(void **state)
 	reexec_cmd_free(cmd);
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 2) {
-		print_message("skipped: no mount namespace or umount allowed here\n");
+		print_message(
+		        "skipped: no mount namespace or umount allowed here\n");
 		skip();
 	}
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -381,15 +383,15 @@ static void sealing_fails_closed(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(child_named_after_function),
-		cmocka_unit_test(copy_spawns),
-		cmocka_unit_test(binary_deleted),
-		cmocka_unit_test(binary_replaced),
-		cmocka_unit_test(started_by_loader),
-		cmocka_unit_test(proc_unmounted),
-		cmocka_unit_test(chroot_after_init),
-		cmocka_unit_test(sealed_child_off_disk),
-		cmocka_unit_test(sealing_fails_closed),
+	        cmocka_unit_test(child_named_after_function),
+	        cmocka_unit_test(copy_spawns),
+	        cmocka_unit_test(binary_deleted),
+	        cmocka_unit_test(binary_replaced),
+	        cmocka_unit_test(started_by_loader),
+	        cmocka_unit_test(proc_unmounted),
+	        cmocka_unit_test(chroot_after_init),
+	        cmocka_unit_test(sealed_child_off_disk),
+	        cmocka_unit_test(sealing_fails_closed),
 	};
 	const char *scenario;
 

@@ -118,7 +118,8 @@ static void chdir_failure_reported(void **state)
 
 	(void)state;
 	if (under_valgrind()) {
-		print_message("skipped: exec failures cannot be seen under valgrind\n");
+		print_message("skipped: exec failures cannot be seen under "
+		              "valgrind\n");
 		skip();
 	}
 	cmd = reexec_command("exit_code", NULL);
@@ -140,7 +141,8 @@ static void too_big_e2big(void **state)
 
 	(void)state;
 	if (under_valgrind()) {
-		print_message("skipped: exec failures cannot be seen under valgrind\n");
+		print_message("skipped: exec failures cannot be seen under "
+		              "valgrind\n");
 		skip();
 	}
 	big = malloc(n + 1);
@@ -222,7 +224,8 @@ static int emfile_probe(int argc, char *argv[])
 	(void)argv;
 	if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
 		return 2;
-	while (n < 64 && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+	while (n < 64 &&
+	       (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
 		n++;
 	if (n == 64 || errno != EMFILE)
 		return 3;
@@ -361,7 +364,8 @@ static void *churn(void *arg)
 	while (!atomic_load(&stop_churn)) {
 		struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT |
 		                                      REEXEC_CAPTURE_STDERR,
-		                             .input = "x", .input_len = 1};
+		                             .input = "x",
+		                             .input_len = 1};
 		reexec_cmd *cmd = reexec_command("exit_code", NULL);
 
 		if (!cmd || reexec_cmd_add_fd(cmd, 0) < 0 ||
@@ -389,8 +393,8 @@ static char *plain_fd_report(void)
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	assert_int_equal(posix_spawn(&pid, reexec_self(), &fa, NULL, argv,
-	                             environ), 0);
+	assert_int_equal(
+	        posix_spawn(&pid, reexec_self(), &fa, NULL, argv, environ), 0);
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
@@ -430,17 +434,17 @@ static void library_fds_never_leak(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(no_inherited_fds),
-		cmocka_unit_test(only_given_fds),
-		cmocka_unit_test(clean_signal_state),
-		cmocka_unit_test(chdir_failure_reported),
-		cmocka_unit_test(too_big_e2big),
-		cmocka_unit_test(process_limit_eagain),
-		cmocka_unit_test(out_of_fds_emfile),
-		cmocka_unit_test(closed_fd_ebadf),
-		cmocka_unit_test(misuse_errors),
-		cmocka_unit_test(parent_ends_cloexec),
-		cmocka_unit_test(library_fds_never_leak),
+	        cmocka_unit_test(no_inherited_fds),
+	        cmocka_unit_test(only_given_fds),
+	        cmocka_unit_test(clean_signal_state),
+	        cmocka_unit_test(chdir_failure_reported),
+	        cmocka_unit_test(too_big_e2big),
+	        cmocka_unit_test(process_limit_eagain),
+	        cmocka_unit_test(out_of_fds_emfile),
+	        cmocka_unit_test(closed_fd_ebadf),
+	        cmocka_unit_test(misuse_errors),
+	        cmocka_unit_test(parent_ends_cloexec),
+	        cmocka_unit_test(library_fds_never_leak),
 	};
 
 	reexec_register("nproc_probe", nproc_probe);

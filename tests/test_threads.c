@@ -46,7 +46,8 @@ static void *fd_noise(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&stop_noise)) {
-		int fd = open("/dev/null", O_RDONLY); /* inheritable on purpose */
+		int fd = open("/dev/null",
+		              O_RDONLY); /* inheritable on purpose */
 		int p[2];
 
 		if (fd >= 0)
@@ -104,13 +105,14 @@ static void concurrent_spawns(void **state)
 	atomic_store(&stop_noise, false);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&noise[i], NULL, malloc_noise,
-		                                (void *)(uintptr_t)(i + 1)), 0);
+		                                (void *)(uintptr_t)(i + 1)),
+		                 0);
 	for (int i = 2; i < 4; i++)
-		assert_int_equal(pthread_create(&noise[i], NULL, fd_noise, NULL),
-		                 0);
+		assert_int_equal(
+		        pthread_create(&noise[i], NULL, fd_noise, NULL), 0);
 	for (int i = 0; i < SPAWNERS; i++)
-		assert_int_equal(pthread_create(&spawners[i], NULL, spawner, NULL),
-		                 0);
+		assert_int_equal(
+		        pthread_create(&spawners[i], NULL, spawner, NULL), 0);
 	for (int i = 0; i < SPAWNERS; i++)
 		assert_int_equal(pthread_join(spawners[i], NULL), 0);
 	atomic_store(&stop_noise, true);
@@ -126,7 +128,7 @@ static void concurrent_spawns(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(concurrent_spawns),
+	        cmocka_unit_test(concurrent_spawns),
 	};
 
 	helpers_init(argc, argv);
