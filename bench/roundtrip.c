@@ -99,7 +99,7 @@ int main(int argc, char *argv[])
 	        {"the same, sealed (reexec_cmd_seal)", sealed_round, NULL},
 	};
 	int n = 2000, k = (int)(sizeof(s) / sizeof(s[0]));
-	double med[3], t0;
+	double med[3], seal_us;
 	struct stat st;
 
 	reexec_register("noop", noop);
@@ -112,16 +112,16 @@ int main(int argc, char *argv[])
 		s[j].us = malloc((size_t)n * sizeof(double));
 
 	/* The one-time cost of the sealed copy. */
-	t0 = now_us();
+	seal_us = now_us();
 	if (reexec_seal() < 0) {
 		perror("reexec_seal");
 		return 1;
 	}
-	t0 = now_us() - t0;
+	seal_us = now_us() - seal_us;
 	stat(reexec_self(), &st);
 	printf("sealed copy: %.0f µs once for %.0f KiB (%.2f ms per MiB)\n\n",
-	       t0, (double)st.st_size / 1024,
-	       t0 / 1000 / ((double)st.st_size / 1048576));
+	       seal_us, (double)st.st_size / 1024,
+	       seal_us / 1000 / ((double)st.st_size / 1048576));
 
 	/* Warm up the page cache and the dynamic loader's files. */
 	for (int i = 0; i < 20; i++)

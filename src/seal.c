@@ -96,6 +96,7 @@ static void make_sealed(void)
 int reexec_seal(void)
 {
 	pthread_once(&seal_once, make_sealed);
+	/* cppcheck-suppress knownConditionTrueFalse ; set by make_sealed */
 	if (sealed_fd < 0) {
 		errno = seal_errno;
 		return -1;
@@ -105,7 +106,9 @@ int reexec_seal(void)
 
 int sealed_self_fd(void)
 {
-	return reexec_seal() < 0 ? -1 : sealed_fd;
+	if (reexec_seal() < 0)
+		return -1;
+	return sealed_fd;
 }
 
 int reexec_cmd_seal(reexec_cmd *cmd)

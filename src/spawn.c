@@ -84,7 +84,9 @@ int spawn_now(struct reexec_cmd *cmd)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	struct fd_plan plan;
+#ifndef HAVE_SPAWN_CLOSEFROM
 	char close_from[sizeof(ENV_CLOSE_FROM) + 16];
+#endif
 	char parent[sizeof(ENV_PARENT) + 48];
 	char *extra_env[3] = {NULL};
 	int nextra = 0;
@@ -100,8 +102,6 @@ int spawn_now(struct reexec_cmd *cmd)
 	snprintf(close_from, sizeof(close_from), "%s=%d", ENV_CLOSE_FROM,
 	         plan.nfd);
 	extra_env[nextra++] = close_from;
-#else
-	(void)close_from;
 #endif
 	if (cmd->parent_death) {
 		snprintf(parent, sizeof(parent), "%s=%d:%d:%ld", ENV_PARENT,

@@ -160,8 +160,10 @@ static int h_flood(int argc, char *argv[])
 	ssize_t n;
 
 	for (size_t off = 0; off < total; off += sizeof(chunk)) {
-		size_t len = total - off < sizeof(chunk) ? total - off
-		                                         : sizeof(chunk);
+		size_t len = total - off;
+
+		if (len > sizeof(chunk))
+			len = sizeof(chunk);
 
 		for (size_t i = 0; i < len; i++)
 			chunk[i] = flood_byte(off + i);

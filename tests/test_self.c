@@ -333,7 +333,7 @@ static void sealed_child_off_disk(void **state)
 static int noexec_probe(int argc, char *argv[])
 {
 	pid_t pid;
-	int status, fd;
+	int status;
 
 	(void)argc;
 	(void)argv;
@@ -343,9 +343,9 @@ static int noexec_probe(int argc, char *argv[])
 	if (pid < 0)
 		return 2;
 	if (pid == 0) {
+		int fd = open("/proc/sys/vm/memfd_noexec", O_WRONLY);
 		reexec_cmd *cmd;
 
-		fd = open("/proc/sys/vm/memfd_noexec", O_WRONLY);
 		if (fd < 0 || write(fd, "2", 1) != 1)
 			_exit(2);
 		close(fd);
