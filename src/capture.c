@@ -27,7 +27,7 @@ static int buf_read(struct buf *b, int fd)
 	ssize_t n;
 
 	if (b->cap - b->len < READ_CHUNK + 1) {
-		size_t want = b->cap ? b->cap * 2 : READ_CHUNK * 2;
+		size_t want = b->cap ? b->cap * 2 : (size_t)READ_CHUNK * 2;
 		char *grown;
 
 		while (want - b->len < READ_CHUNK + 1)

@@ -65,10 +65,14 @@ int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan)
 	int fd;
 	bool owned;
 
+	if (cmd->extra_nfd < 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	plan->nfd = 3 + cmd->extra_nfd + (cmd->parent_death ? 1 : 0);
 	for (int i = 0; i < 3; i++)
 		plan->parent_end[i] = -1;
-	plan->src = malloc((size_t)plan->nfd * sizeof(*plan->src));
+	plan->src = calloc((size_t)plan->nfd, sizeof(*plan->src));
 	if (!plan->src)
 		return -1;
 	for (int i = 0; i < plan->nfd; i++)

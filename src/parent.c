@@ -203,7 +203,7 @@ void parent_child_setup(void)
 	if (sig) {
 		prctl(PR_SET_PDEATHSIG, sig);
 		if (getppid() != (pid_t)ppid)
-			raise(sig);
+			(void)raise(sig);
 	}
 #endif
 }

@@ -67,7 +67,7 @@ static char *mapped_file(uintptr_t addr)
 		break;
 	}
 	free(line);
-	fclose(maps);
+	(void)fclose(maps);
 	return path;
 }
 

@@ -104,8 +104,9 @@ int spawn_now(struct reexec_cmd *cmd)
 	extra_env[nextra++] = close_from;
 #endif
 	if (cmd->parent_death) {
-		snprintf(parent, sizeof(parent), "%s=%d:%d:%ld", ENV_PARENT,
-		         plan.nfd - 1, cmd->parent_death_sig, (long)getpid());
+		(void)snprintf(parent, sizeof(parent), "%s=%d:%d:%ld",
+		               ENV_PARENT, plan.nfd - 1, cmd->parent_death_sig,
+		               (long)getpid());
 		extra_env[nextra++] = parent;
 	}
 	envp = env_build(cmd, extra_env);
