@@ -83,8 +83,8 @@ int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 	/* vfork on purpose (see above); the child only makes system calls. */
 	pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork) */
 	if (pid == 0) {
-		child(cmd, plan, high,
-		      envp); /* NOLINT(clang-analyzer-unix.Vfork) */
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork) */
+		child(cmd, plan, high, envp);
 		child_errno = errno ? errno : ENOEXEC;
 		_exit(127);
 	}
