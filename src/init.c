@@ -8,7 +8,6 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #endif
 
 #include "internal.h"
@@ -40,15 +39,11 @@ static void close_inherited(void)
 		return;
 	errno = 0;
 	lo = strtol(from, &end, 10);
-	unsetenv(ENV_CLOSE_FROM);
 	if (errno || *end || end == from || lo < 3 || lo > INT_MAX)
-		return;
-#if defined(__linux__) && defined(SYS_close_range)
-	if (syscall(SYS_close_range, (unsigned)lo, ~0U, 0) == 0)
-		return;
-#endif
-	for (long fd = lo, max = sysconf(_SC_OPEN_MAX); fd < max; fd++)
-		close((int)fd);
+		lo = -1;
+	unsetenv(ENV_CLOSE_FROM);
+	if (lo > 0)
+		close_from((int)lo);
 }
 #endif
 

@@ -101,6 +101,7 @@ HIDDEN bool init_done(void);
 HIDDEN void free_strv(char **v);
 HIDDEN char **dup_strv(char *const v[], size_t *count);
 HIDDEN int close_keep_errno(int fd);
+HIDDEN void close_from(int lo);
 
 /* env.c */
 HIDDEN char **env_build(const struct reexec_cmd *cmd, char *const extra[]);

@@ -74,6 +74,22 @@ static int status_of(const siginfo_t *si)
 	}
 }
 
+/* Has the child exited (it stays unreaped)? Also true once it has been
+ * reaped by someone else. */
+bool child_exited(struct reexec_cmd *cmd)
+{
+	siginfo_t si = {0};
+
+	if (cmd->pidfd >= 0) {
+		struct pollfd p = {.fd = cmd->pidfd, .events = POLLIN};
+
+		return poll(&p, 1, 0) == 1;
+	}
+	if (waitid(P_PID, (id_t)cmd->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno != EINTR;
+	return si.si_pid == cmd->pid;
+}
+
 /* Wait until the child has exited, without reaping it. Returns 0, or -1
  * with ETIMEDOUT. */
 int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
@@ -96,17 +112,10 @@ int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 	}
 	/* No pidfd: look, then nap a little longer each time. */
 	for (;;) {
-		siginfo_t si = {0};
 		int left;
 
-		if (waitid(P_PID, (id_t)cmd->pid, &si,
-		           WEXITED | WNOHANG | WNOWAIT) < 0) {
-			if (errno == EINTR)
-				continue;
-			return 0; /* reaped elsewhere: wait_child says so */
-		}
-		if (si.si_pid == cmd->pid)
-			return 0;
+		if (child_exited(cmd))
+			return 0; /* (or reaped elsewhere: wait_child says so) */
 		left = ms_left(deadline);
 		if (left == 0) {
 			errno = ETIMEDOUT;
@@ -118,22 +127,6 @@ int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 		if (pause.tv_nsec < 50000000)
 			pause.tv_nsec *= 2;
 	}
-}
-
-/* Has the child exited (it stays unreaped)? Also true once it has been
- * reaped by someone else. */
-bool child_exited(struct reexec_cmd *cmd)
-{
-	siginfo_t si = {0};
-
-	if (cmd->pidfd >= 0) {
-		struct pollfd p = {.fd = cmd->pidfd, .events = POLLIN};
-
-		return poll(&p, 1, 0) == 1;
-	}
-	if (waitid(P_PID, (id_t)cmd->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
-		return errno != EINTR;
-	return si.si_pid == cmd->pid;
 }
 
 /* Block until the child ends; reap it and keep its status. */

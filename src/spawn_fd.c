@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -22,21 +21,6 @@
 #include "internal.h"
 
 #if defined(__linux__) && defined(SYS_execveat)
-
-/* Close every descriptor from lo up. */
-static void close_from(int lo)
-{
-	struct rlimit rl;
-
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)lo, ~0U, 0) == 0)
-		return;
-#endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		rl.rlim_cur = 65536;
-	for (rlim_t fd = (rlim_t)lo; fd < rl.rlim_cur; fd++)
-		close((int)fd);
-}
 
 /* In the child: set up and execute; returns only with errno set. */
 static void child(const struct reexec_cmd *cmd, const struct fd_plan *plan,

@@ -3,7 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 #include "internal.h"
 
@@ -49,4 +53,20 @@ int close_keep_errno(int fd)
 
 	errno = saved;
 	return rc;
+}
+
+/* Close every descriptor from lo up. Only system calls: safe in a child
+ * between vfork and exec. */
+void close_from(int lo)
+{
+	struct rlimit rl;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lo, ~0U, 0) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 65536;
+	for (rlim_t fd = (rlim_t)lo; fd < rl.rlim_cur; fd++)
+		close((int)fd);
 }
