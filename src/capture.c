@@ -225,15 +225,13 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	bool was_pending, timed_out = false;
 	int rc, err;
 
-	if (!cmd || !cap || check_flags(cap->flags) < 0 ||
-	    cap->timeout_ms < 0) {
+	if (!cap) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (cmd->state != CMD_NEW) {
-		errno = EBUSY;
+	if (cmd_settable(cmd, check_flags(cap->flags) == 0 &&
+	                              cap->timeout_ms >= 0) < 0)
 		return -1;
-	}
 	cap->out = cap->err = NULL;
 	cap->out_len = cap->err_len = 0;
 	plan_streams(cmd, cap);

@@ -95,10 +95,12 @@ void reexec_cmd_free(reexec_cmd *cmd)
 	free(cmd);
 }
 
-/* The common checks of a setter: a command not yet started. */
-static int settable(const struct reexec_cmd *cmd)
+/* The checks every function that changes or starts a command makes:
+ * EINVAL for no command or arguments that are not args_ok, EBUSY for a
+ * command already started. */
+int cmd_settable(const struct reexec_cmd *cmd, bool args_ok)
 {
-	if (!cmd) {
+	if (!cmd || !args_ok) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -109,13 +111,14 @@ static int settable(const struct reexec_cmd *cmd)
 	return 0;
 }
 
+static int settable(const struct reexec_cmd *cmd)
+{
+	return cmd_settable(cmd, true);
+}
+
 static int settable_stream(const struct reexec_cmd *cmd, int stream)
 {
-	if (cmd && (stream < 0 || stream > 2)) {
-		errno = EINVAL;
-		return -1;
-	}
-	return settable(cmd);
+	return cmd_settable(cmd, stream >= 0 && stream <= 2);
 }
 
 int reexec_cmd_set_dir(reexec_cmd *cmd, const char *dir)
@@ -229,11 +232,7 @@ int reexec_cmd_add_fd(reexec_cmd *cmd, int fd)
 
 int reexec_cmd_setpgid(reexec_cmd *cmd, pid_t pgid)
 {
-	if (cmd && pgid < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (settable(cmd) < 0)
+	if (cmd_settable(cmd, pgid >= 0) < 0)
 		return -1;
 	cmd->pgroup = PGROUP_SET;
 	cmd->pgid = pgid;

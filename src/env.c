@@ -62,15 +62,7 @@ static int env_edit(struct reexec_cmd *cmd, char *entry)
 
 static int check(const struct reexec_cmd *cmd, const char *name)
 {
-	if (!cmd || !name || !*name || strchr(name, '=')) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (cmd->state != CMD_NEW) {
-		errno = EBUSY;
-		return -1;
-	}
-	return 0;
+	return cmd_settable(cmd, name && *name && !strchr(name, '='));
 }
 
 int reexec_cmd_setenv(reexec_cmd *cmd, const char *name, const char *value)
@@ -111,14 +103,8 @@ int reexec_cmd_set_environ(reexec_cmd *cmd, char *const envp[])
 {
 	char **copy;
 
-	if (!cmd || !envp) {
-		errno = EINVAL;
+	if (cmd_settable(cmd, envp != NULL) < 0)
 		return -1;
-	}
-	if (cmd->state != CMD_NEW) {
-		errno = EBUSY;
-		return -1;
-	}
 	copy = dup_strv(envp, NULL);
 	if (!copy)
 		return -1;

@@ -84,6 +84,9 @@ struct reexec_cmd {
 
 #define STOP_GRACE_DEFAULT_MS 5000
 
+/* command.c */
+HIDDEN int cmd_settable(const struct reexec_cmd *cmd, bool args_ok);
+
 /* registry.c */
 HIDDEN reexec_fn registry_lookup(const char *name);
 

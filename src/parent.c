@@ -50,14 +50,8 @@ int parent_watch_fd(void)
 
 int reexec_cmd_parent_death(reexec_cmd *cmd, int sig)
 {
-	if (!cmd || sig < 0 || sig >= NSIG) {
-		errno = EINVAL;
+	if (cmd_settable(cmd, sig >= 0 && sig < NSIG) < 0)
 		return -1;
-	}
-	if (cmd->state != CMD_NEW) {
-		errno = EBUSY;
-		return -1;
-	}
 #ifndef __linux__
 	if (sig) {
 		errno = ENOSYS;

@@ -183,14 +183,8 @@ static int need_wait(const struct reexec_cmd *cmd, int *status)
 
 int reexec_start(reexec_cmd *cmd)
 {
-	if (!cmd) {
-		errno = EINVAL;
+	if (cmd_settable(cmd, true) < 0)
 		return -1;
-	}
-	if (cmd->state != CMD_NEW) {
-		errno = EBUSY;
-		return -1;
-	}
 	return spawn_child(cmd);
 }
 

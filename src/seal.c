@@ -113,15 +113,7 @@ int sealed_self_fd(void)
 
 int reexec_cmd_seal(reexec_cmd *cmd)
 {
-	if (!cmd) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (cmd->state != CMD_NEW) {
-		errno = EBUSY;
-		return -1;
-	}
-	if (reexec_seal() < 0)
+	if (cmd_settable(cmd, true) < 0 || reexec_seal() < 0)
 		return -1;
 	cmd->sealed = true;
 	return 0;

@@ -306,4 +306,20 @@ char *capture_stdout(reexec_cmd *cmd, size_t *len, int *status)
 		*len = cap.out_len;
 	return cap.out;
 }
+
+int run_probe(const char *name, const char *skip_reason)
+{
+	reexec_cmd *cmd = reexec_command(name, NULL);
+	int status = -1;
+
+	assert_non_null(cmd);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	reexec_cmd_free(cmd);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2) {
+		print_message("skipped: %s\n", skip_reason);
+		skip();
+	}
+	return WEXITSTATUS(status);
+}
 #endif

@@ -26,6 +26,11 @@ int count_fds(void);
 /* True when this process has no child left, zombie or running. */
 int no_children(void);
 
+/* Run the function name in a child and return its exit code; a probe
+ * returns 0 when what it checks held and 2 when it cannot be checked here,
+ * which skips the test with the reason given. */
+int run_probe(const char *name, const char *skip_reason);
+
 /* Run cmd with stdout captured; returns the output (free it) and the exit
  * status in *status; fails the test on error. (Not in builds without
  * cmocka: HELPERS_NO_CMOCKA.) */

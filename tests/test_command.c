@@ -286,14 +286,8 @@ static int permute_probe(int argc, char *argv[])
 
 static void stdio_permuted(void **state)
 {
-	reexec_cmd *cmd = reexec_command("permute_probe", NULL);
-	int status;
-
 	(void)state;
-	assert_int_equal(reexec_run(cmd, &status), 0);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	reexec_cmd_free(cmd);
+	assert_int_equal(run_probe("permute_probe", "no pipes"), 0);
 }
 
 static void stdio_files(void **state)

@@ -206,24 +206,14 @@ static int noproc_probe(int argc, char *argv[])
 
 static void proc_unmounted(void **state)
 {
-	reexec_cmd *cmd = reexec_command("noproc_probe", NULL);
-	int status;
-
 	(void)state;
 	if (getenv("TEST_SANITIZER")) {
-		reexec_cmd_free(cmd);
 		print_message("skipped: sanitizer runtimes need /proc\n");
 		skip();
 	}
-	assert_int_equal(reexec_run(cmd, &status), 0);
-	reexec_cmd_free(cmd);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 2) {
-		print_message(
-		        "skipped: no mount namespace or umount allowed here\n");
-		skip();
-	}
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(run_probe("noproc_probe", "no mount namespace or "
+	                                           "umount allowed here"),
+	                 0);
 }
 
 static void chroot_after_init(void **state)
@@ -366,18 +356,10 @@ static int noexec_probe(int argc, char *argv[])
 
 static void sealing_fails_closed(void **state)
 {
-	reexec_cmd *cmd = reexec_command("noexec_probe", NULL);
-	int status;
-
 	(void)state;
-	assert_int_equal(reexec_run(cmd, &status), 0);
-	reexec_cmd_free(cmd);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 2) {
-		print_message("skipped: vm.memfd_noexec cannot be set here\n");
-		skip();
-	}
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(
+	        run_probe("noexec_probe", "vm.memfd_noexec cannot be set here"),
+	        0);
 }
 
 int main(int argc, char *argv[])
