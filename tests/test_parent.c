@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,14 +62,16 @@ static int watcher(int argc, char *argv[])
 	return 0;
 }
 
-/* middle_watch [plain]: start a watcher (with the watch unless "plain")
- * sharing our stdout, then exit at once without waiting for it. */
+/* middle_watch, middle_watch_plain: start a watcher (with the watch
+ * unless plain) sharing our stdout, then exit at once without waiting for
+ * it. */
 static int middle_watch(int argc, char *argv[])
 {
 	reexec_cmd *cmd = reexec_command("watcher", NULL);
+	bool plain = strcmp(argv[0], "middle_watch_plain") == 0;
 
-	(void)argv;
-	if (argc < 2 && reexec_cmd_parent_death(cmd, 0) < 0)
+	(void)argc;
+	if (!plain && reexec_cmd_parent_death(cmd, 0) < 0)
 		return 1;
 	if (reexec_start(cmd) < 0)
 		return 2;
@@ -98,21 +101,34 @@ static const char *read_all_bounded(int fd)
 	return buf;
 }
 
-/* Run middle with stdout on a pipe that the grandchild inherits too; read
- * it until both have closed it. Reap whatever came to us. */
-static const char *run_middle(reexec_cmd *cmd)
+/* Run middle (freed here) with stdout on a pipe that its child inherits
+ * too; read it until both have closed it; return what they wrote and the
+ * middle's status. */
+static const char *run_and_read(const char *middle, int *status)
 {
-	int p[2], status;
+	reexec_cmd *cmd = reexec_command(middle, NULL);
 	const char *out;
+	int p[2];
 
+	assert_non_null(cmd);
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	assert_int_equal(reexec_cmd_stdio_fd(cmd, 1, p[1]), 0);
 	assert_int_equal(reexec_start(cmd), 0);
 	close(p[1]);
 	out = read_all_bounded(p[0]);
 	close(p[0]);
-	assert_int_equal(reexec_wait(cmd, &status), 0);
+	assert_int_equal(reexec_wait(cmd, status), 0);
 	reexec_cmd_free(cmd);
+	return out;
+}
+
+/* run_and_read(), then reap whatever came to us. */
+static const char *run_middle(const char *middle)
+{
+	const char *out;
+	int status;
+
+	out = run_and_read(middle, &status);
 	while (waitpid(-1, NULL, 0) > 0)
 		;
 	return out;
@@ -121,11 +137,9 @@ static const char *run_middle(reexec_cmd *cmd)
 static void watch_fd_reports_parent_exit(void **state)
 {
 	(void)state;
-	assert_string_equal(run_middle(reexec_command("middle_watch", NULL)),
+	assert_string_equal(run_middle("middle_watch"),
 	                    "watching env-consumed\nparent gone\n");
-	assert_string_equal(
-	        run_middle(reexec_command("middle_watch", "plain", NULL)),
-	        "none\n");
+	assert_string_equal(run_middle("middle_watch_plain"), "none\n");
 }
 
 /* In the test: wait, bounded where pidfds exist (valgrind has none), for
@@ -215,23 +229,13 @@ static int middle_thread(int argc, char *argv[])
 
 static void survives_thread_dies_with_process(void **state)
 {
-	reexec_cmd *cmd = reexec_command("middle_thread", NULL);
-	int p[2], status;
-	const char *out;
+	int status;
 	pid_t child;
 
 	(void)state;
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(reexec_cmd_stdio_fd(cmd, 1, p[1]), 0);
-	assert_int_equal(reexec_start(cmd), 0);
-	close(p[1]);
-	out = read_all_bounded(p[0]);
-	close(p[0]);
-	child = (pid_t)atoi(out);
+	child = (pid_t)atoi(run_and_read("middle_thread", &status));
 	assert_true(child > 0);
-	assert_int_equal(reexec_wait(cmd, &status), 0);
 	assert_int_equal(WTERMSIG(status), SIGKILL);
-	reexec_cmd_free(cmd);
 	/* Only a signal can end it. */
 	status = wait_orphan(child);
 	assert_true(WIFSIGNALED(status));
@@ -255,23 +259,13 @@ static int middle_early(int argc, char *argv[])
 
 static void parent_dies_during_startup(void **state)
 {
-	int status;
-
 	(void)state;
 	for (int i = 0; i < 5; i++) {
-		reexec_cmd *cmd = reexec_command("middle_early", NULL);
-		int p[2];
-		pid_t child;
+		int status;
+		pid_t child =
+		        (pid_t)atoi(run_and_read("middle_early", &status));
 
-		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-		assert_int_equal(reexec_cmd_stdio_fd(cmd, 1, p[1]), 0);
-		assert_int_equal(reexec_start(cmd), 0);
-		close(p[1]);
-		child = (pid_t)atoi(read_all_bounded(p[0]));
-		close(p[0]);
 		assert_true(child > 0);
-		assert_int_equal(reexec_wait(cmd, &status), 0);
-		reexec_cmd_free(cmd);
 		status = wait_orphan(child);
 		assert_true(WIFSIGNALED(status));
 		assert_int_equal(WTERMSIG(status), SIGKILL);
@@ -315,6 +309,7 @@ int main(int argc, char *argv[])
 	reexec_register("echo_then_pause", echo_then_pause);
 	reexec_register("watcher", watcher);
 	reexec_register("middle_watch", middle_watch);
+	reexec_register("middle_watch_plain", middle_watch);
 	reexec_register("middle_thread", middle_thread);
 	reexec_register("middle_early", middle_early);
 	helpers_init(argc, argv);
