@@ -582,6 +582,8 @@ struct reexec_capture {
  * their configured setting), then at once writes the input and reads the
  * outputs until the child closes them, so neither side can block the other
  * whatever the sizes; then waits for the child. The input is not copied.
+ * With no input, stdin stays as configured, except that a stdin pipe from
+ * reexec_cmd_stdio_pipe() is closed at once (nothing could write to it).
  * Collection ends when the child exits: what its output pipes hold then is
  * taken, and a process that inherited them and lives on (a daemon the
  * child started, say) is not waited for; what it writes later is lost.
