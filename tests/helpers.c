@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -321,5 +322,36 @@ int run_probe(const char *name, const char *skip_reason)
 		skip();
 	}
 	return WEXITSTATUS(status);
+}
+
+static volatile sig_atomic_t interrupts;
+static struct sigaction interrupts_old;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupts++;
+}
+
+void interrupts_start(void)
+{
+	const char *us_env = getenv("TEST_TIMER_US");
+	long us = us_env ? atol(us_env) : 1000;
+	struct sigaction sa = {.sa_handler = on_interrupt};
+	struct itimerval tv = {{0, us}, {0, us}};
+
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &interrupts_old), 0);
+	interrupts = 0;
+	assert_int_equal(setitimer(ITIMER_REAL, &tv, NULL), 0);
+}
+
+int interrupts_stop(void)
+{
+	struct itimerval off = {{0, 0}, {0, 0}};
+
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &interrupts_old, NULL);
+	return (int)interrupts;
 }
 #endif

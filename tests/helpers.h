@@ -26,6 +26,13 @@ int count_fds(void);
 /* True when this process has no child left, zombie or running. */
 int no_children(void);
 
+/* Interrupt this process with SIGALRM every millisecond (TEST_TIMER_US
+ * overrides the interval) through a handler that does not restart system
+ * calls, so every blocking call sees EINTR again and again. interrupts_stop
+ * ends it and returns how many signals arrived. */
+void interrupts_start(void);
+int interrupts_stop(void);
+
 /* Run the function name in a child and return its exit code; a probe
  * returns 0 when what it checks held and 2 when it cannot be checked here,
  * which skips the test with the reason given. */

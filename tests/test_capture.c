@@ -182,24 +182,12 @@ static void bad_input(void **state)
 	reexec_cmd_free(cmd);
 }
 
-static volatile sig_atomic_t ticks;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	ticks++;
-}
-
 /* A 1 ms interval timer whose handler does not restart system calls:
  * every blocking call inside the library sees EINTR again and again.
  * (Under valgrind, which cannot keep up with 1 ms signals, the make target
  * sets a longer interval with TEST_TIMER_US.) */
 static void signals_during_calls(void **state)
 {
-	const char *us_env = getenv("TEST_TIMER_US");
-	long us = us_env ? atol(us_env) : 1000;
-	struct sigaction sa = {.sa_handler = on_alarm}, old;
-	struct itimerval tv = {{0, us}, {0, us}}, off = {{0, 0}, {0, 0}};
 	size_t n = 16 * MIB;
 	char *input = malloc(n);
 	struct reexec_capture cap = {
@@ -208,14 +196,11 @@ static void signals_during_calls(void **state)
 	        .input_len = n,
 	};
 	reexec_cmd *cmd = reexec_command("flood", "16", NULL);
-	int status = -1;
+	int status = -1, ticks;
 
 	(void)state;
 	memset(input, 'i', n);
-	sigemptyset(&sa.sa_mask);
-	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
-	ticks = 0;
-	assert_int_equal(setitimer(ITIMER_REAL, &tv, NULL), 0);
+	interrupts_start();
 
 	assert_int_equal(reexec_capture(cmd, &cap, &status), 0);
 	assert_int_equal(status, 0);
@@ -234,9 +219,8 @@ static void signals_during_calls(void **state)
 	assert_int_equal(status, 0);
 	reexec_cmd_free(cmd);
 
-	setitimer(ITIMER_REAL, &off, NULL);
-	sigaction(SIGALRM, &old, NULL);
-	print_message("(%d timer signals arrived)\n", (int)ticks);
+	ticks = interrupts_stop();
+	print_message("(%d timer signals arrived)\n", ticks);
 	assert_true(ticks > 0);
 	free(input);
 }

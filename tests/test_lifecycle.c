@@ -321,32 +321,16 @@ static void host_reaps_itself(void **state)
 	reexec_cmd_free(cmd);
 }
 
-static volatile sig_atomic_t ticks;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	ticks++;
-}
-
 /* Every blocking call of this family under a 1 ms interval timer whose
  * handler does not restart system calls. */
 static void signals_during_waits(void **state)
 {
-	const char *us_env = getenv("TEST_TIMER_US");
-	long us = us_env ? atol(us_env) : 1000;
-	struct sigaction sa = {.sa_handler = on_alarm}, old;
-	struct itimerval tv = {{0, us}, {0, us}}, off = {{0, 0}, {0, 0}};
 	reexec_cmd *cmd = reexec_command("ignore_term", NULL);
 	char line[32];
 	int status = -1;
 
 	(void)state;
-	sigemptyset(&sa.sa_mask);
-	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
-	ticks = 0;
-	assert_int_equal(setitimer(ITIMER_REAL, &tv, NULL), 0);
-
+	interrupts_start();
 	start_and_read_line(cmd, line, sizeof(line));
 	expect_fail(reexec_wait_timeout(cmd, 100, &status), ETIMEDOUT);
 	assert_int_equal(reexec_stop(cmd, 100, &status), 0);
@@ -359,9 +343,7 @@ static void signals_during_waits(void **state)
 	assert_int_equal(WTERMSIG(status), SIGTERM);
 	reexec_cmd_free(cmd);
 
-	setitimer(ITIMER_REAL, &off, NULL);
-	sigaction(SIGALRM, &old, NULL);
-	assert_true(ticks > 0);
+	assert_true(interrupts_stop() > 0);
 }
 
 int main(int argc, char *argv[])
