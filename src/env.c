@@ -105,7 +105,7 @@ int reexec_cmd_set_environ(reexec_cmd *cmd, char *const envp[])
 
 	if (cmd_settable(cmd, envp != NULL) < 0)
 		return -1;
-	copy = dup_strv(envp, NULL);
+	copy = dup_strv(envp);
 	if (!copy)
 		return -1;
 	free_strv(cmd->environ_base);

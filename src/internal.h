@@ -102,7 +102,7 @@ HIDDEN bool init_done(void);
 
 /* util.c */
 HIDDEN void free_strv(char **v);
-HIDDEN char **dup_strv(char *const v[], size_t *count);
+HIDDEN char **dup_strv(char *const v[]);
 HIDDEN int close_keep_errno(int fd);
 HIDDEN void close_from(int lo);
 
@@ -135,7 +135,6 @@ HIDDEN void parent_child_setup(void);
 
 /* process.c */
 HIDDEN void child_started(struct reexec_cmd *cmd, pid_t pid);
-HIDDEN int wait_exit(struct reexec_cmd *cmd, int timeout_ms);
 HIDDEN bool child_exited(struct reexec_cmd *cmd);
 HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
 HIDDEN int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status);

@@ -92,7 +92,7 @@ bool child_exited(struct reexec_cmd *cmd)
 
 /* Wait until the child has exited, without reaping it. Returns 0, or -1
  * with ETIMEDOUT. */
-int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
+static int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 {
 	long long deadline = deadline_after(timeout_ms);
 	struct timespec pause = {0, 1000000};

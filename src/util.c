@@ -20,9 +20,8 @@ void free_strv(char **v)
 	free(v);
 }
 
-/* A deep copy of the NULL-terminated v (NULL is an empty vector); the
- * number of strings goes to *count when count is not NULL. */
-char **dup_strv(char *const v[], size_t *count)
+/* A deep copy of the NULL-terminated v (NULL is an empty vector). */
+char **dup_strv(char *const v[])
 {
 	size_t n = 0;
 	char **copy;
@@ -40,8 +39,6 @@ char **dup_strv(char *const v[], size_t *count)
 			return NULL;
 		}
 	}
-	if (count)
-		*count = n;
 	return copy;
 }
 
