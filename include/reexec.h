@@ -21,6 +21,22 @@
  *    child inside reexec_init(), which exits with the function's value.
  *  - A stream number is STDIN_FILENO, STDOUT_FILENO or STDERR_FILENO.
  *
+ * The child and its parent are joined by a private channel (a unix socket
+ * pair, one per start): the child proves with it that it was started by
+ * this program's reexec_start() before any registered function runs, and
+ * the two exchange input, readiness, a result and the function's return
+ * value over it. Library variables and descriptors in the child:
+ *  - REEXEC_CHANNEL=FD: the child's end of the channel, descriptor FD, the
+ *    last of the descriptors the child is given (after the extra ones and
+ *    the parent watch). Always set.
+ *  - REEXEC_PARENT=FD:SIG:PPID: see reexec_cmd_parent_death().
+ *  - REEXEC_CLOSE_FROM=FD: only where posix_spawn cannot close descriptors
+ *    (musl): the child closes every descriptor from FD up.
+ * reexec_init() removes all three from the environment and makes the
+ * channel close-on-exec before the function runs, so neither the function
+ * nor anything it starts sees them; a base environment given to a command
+ * never passes them on.
+ *
  * Threads: functions on different commands may be called from any threads
  * at once. One command must not be used from two threads at the same time
  * without the caller's own locking.
@@ -87,6 +103,34 @@ REEXEC_API unsigned reexec_version(void);
  */
 REEXEC_API int reexec_register(const char *name, reexec_fn fn);
 
+/* Flag for reexec_register_multicall(). */
+#define REEXEC_ALLOW_SETUID 0x1
+
+/**
+ * reexec_register_multicall - reexec_register(), and make fn reachable by
+ * argv[0] alone too, busybox-style: running the program under that name
+ * (a symlink, exec -a) runs fn, without a parent's channel.
+ *
+ * An entry registered with reexec_register() runs only in a child that
+ * reexec_start() of this program started; this one runs for anyone who
+ * names it, so only register functions here that are fine to run with
+ * whatever arguments and environment a user gives. In a setuid or setgid
+ * process (AT_SECURE) it is still refused, unless flags has
+ * REEXEC_ALLOW_SETUID. Started through reexec_start(), it behaves like
+ * any other entry (the channel is checked, input and result work).
+ * Thread-safe.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  as for reexec_register(), or flags has an unknown bit.
+ *   EEXIST, ENOMEM  as for reexec_register().
+ */
+REEXEC_API int reexec_register_multicall(const char *name, reexec_fn fn,
+                                         int flags);
+
+/* The exit status of a child that reexec_init() refused to run a function
+ * in (see there). */
+#define REEXEC_EXIT_REFUSED 125
+
 /**
  * reexec_init - run the registered function that argv[0] names, or return.
  *
@@ -96,6 +140,16 @@ REEXEC_API int reexec_register(const char *name, reexec_fn fn);
  * reexec_start(): the function runs with argc and argv as given and the
  * process exits with its return value through exit(3), so atexit handlers
  * run and stdio is flushed; reexec_init() does not return then.
+ *
+ * Before the function runs, the child checks its channel (REEXEC_CHANNEL):
+ * its peer must be this process's parent, running as this process's
+ * effective user, as the kernel recorded when the parent made the socket
+ * pair. Without a channel only entries of reexec_register_multicall() run.
+ * When the check fails, or the channel names a function this binary does
+ * not have, or the input does not arrive whole, no function runs: the
+ * child writes one line to stderr, tells its parent why over the channel
+ * when there is a genuine one (reexec_wait() then fails with that errno),
+ * and ends with _exit(REEXEC_EXIT_REFUSED), running no exit handlers.
  *
  * Otherwise it returns 0 and main goes on. It reads argv[0] only when argc
  * is at least 1 and argv is not NULL, and never reads past argv[argc - 1].
@@ -456,10 +510,29 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  * hangs. The library installs no SIGCHLD handler and never waits for any
  * process but its own children.
  *
+ * The function's return value also travels over the channel; when the
+ * status was taken away, the wait succeeds with that value as an exit
+ * status (W_EXITCODE(value, 0)). Only a child that ended without
+ * returning from its function (killed, or calling exit itself) leaves
+ * nothing to report.
+ *
+ * While it waits, it sends the child the rest of its input
+ * (reexec_cmd_set_input()) and takes in its result.
+ *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.
  *   ECHILD  the command was never started, or its child was reaped by
- *           someone else (see above), so its status is lost.
+ *           someone else (see above) and did not report its status.
+ * and for a child that ended on its own but could not run its function,
+ * with its status (exit status REEXEC_EXIT_REFUSED, usually) stored in
+ * *status all the same:
+ *   EACCES  the child refused: its channel did not lead to us.
+ *   ENOENT  the child's binary has no function of that name.
+ *   EPROTO  the child never reached reexec_init() (its binary is not
+ *           this program any more, or main() did not call reexec_init()
+ *           first), or the channel carried something malformed: a
+ *           truncated input or result, say.
+ *   EMSGSIZE, ENOMEM  the input was too large for the child's memory.
  */
 REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
 
@@ -473,7 +546,7 @@ REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
  *
  * Returns 0, or -1 with errno set:
  *   ETIMEDOUT  the child was still running when the time was up.
- *   EINVAL, ECHILD  as for reexec_wait().
+ *   or an error of reexec_wait().
  */
 REEXEC_API int reexec_wait_timeout(reexec_cmd *cmd, int timeout_ms,
                                    int *status);
@@ -542,7 +615,7 @@ REEXEC_API int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms);
  * Returns 0 with the final wait status in *status (when not NULL), which
  * says how the child ended (WTERMSIG() is SIGKILL when it had to be
  * killed), or -1 with errno set:
- *   EINVAL, ECHILD  as for reexec_wait().
+ *   an error of reexec_wait().
  */
 REEXEC_API int reexec_stop(reexec_cmd *cmd, int grace_ms, int *status);
 
@@ -606,6 +679,126 @@ struct reexec_capture {
  */
 REEXEC_API int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap,
                               int *status);
+
+/* The channel: input, readiness, result. */
+
+/* The largest input or result, in bytes: 1 GiB. */
+#define REEXEC_DATA_MAX ((size_t)1 << 30)
+
+/**
+ * reexec_cmd_set_input - give the child len bytes at data, which it reads
+ * with reexec_input().
+ *
+ * The child's reexec_init() reads the input whole before the function
+ * runs. The bytes are not copied: keep them unchanged until the command
+ * has been waited for or freed. What the channel's buffer takes (some
+ * hundreds of KiB) is sent by reexec_start(); the rest while the caller
+ * waits in reexec_wait*(), reexec_wait_ready(), reexec_stop() or
+ * reexec_capture(). A larger input therefore needs one of those calls
+ * before the child can get going. Without this call the input is empty.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL, or data is NULL while len is not 0.
+ *   EBUSY   the command has already been started.
+ *   EMSGSIZE  len is larger than REEXEC_DATA_MAX.
+ */
+REEXEC_API int reexec_cmd_set_input(reexec_cmd *cmd, const void *data,
+                                    size_t len);
+
+/**
+ * reexec_wait_ready - wait until the child calls reexec_ready(), for at
+ * most timeout_ms milliseconds (0 polls; negative waits forever).
+ *
+ * Meanwhile the input is sent and anything else the child reports is
+ * taken in. Returns at once if the child has said so already. Signals do
+ * not cut the wait short. The child is neither stopped nor reaped; when it
+ * has ended without being ready, reexec_wait() gives its status.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL     cmd is NULL.
+ *   ECHILD     the command was never started.
+ *   ETIMEDOUT  the time was up first; the child runs on.
+ *   ESRCH      the child ended (or closed its channel) without being
+ *              ready.
+ *   EACCES, ENOENT, EPROTO, EMSGSIZE, ENOMEM  the child could not run
+ *              its function, as reexec_wait() describes.
+ */
+REEXEC_API int reexec_wait_ready(reexec_cmd *cmd, int timeout_ms);
+
+/**
+ * reexec_take_result - hand the caller the result the child gave with
+ * reexec_set_result(), once the command has been waited for.
+ *
+ * *data becomes a malloc(3)ed buffer of *len bytes plus a terminating NUL
+ * byte that is not counted (so text can be used as a string); the caller
+ * frees it. The command keeps no copy: a second call fails with ENODATA.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd, data or len is NULL.
+ *   ECHILD  the command was never started.
+ *   EBUSY   the child has not been waited for yet.
+ *   ENODATA the child gave no result, or not all of it, or it was taken.
+ */
+REEXEC_API int reexec_take_result(reexec_cmd *cmd, void **data, size_t *len);
+
+/**
+ * reexec_call - run the function registered as name with input as its
+ * input, and take its result: a command built, run to its end and freed.
+ *
+ * On success *result is the child's result as reexec_take_result() gives
+ * it (the caller frees it), or NULL with *result_len 0 when the child gave
+ * none; *status (when not NULL) its wait status. Blocks.
+ *
+ * Returns 0, or -1 with errno set (and *result NULL):
+ *   EINVAL  result or result_len is NULL, or input is NULL with a length.
+ *   or an error of reexec_command(), reexec_cmd_set_input() or
+ *   reexec_run().
+ */
+REEXEC_API int reexec_call(const char *name, const void *input,
+                           size_t input_len, void **result,
+                           size_t *result_len, int *status);
+
+/**
+ * reexec_ready - in a child, tell the parent it is ready (its
+ * reexec_wait_ready() returns). May be called more than once. Thread-safe.
+ *
+ * Returns 0, or -1 with errno set:
+ *   ENOTCONN  this process was not started by reexec_start() (or reached
+ *             its function through multicall).
+ *   EPIPE     the parent closed the channel (it freed the command, or it
+ *             ended).
+ */
+REEXEC_API int reexec_ready(void);
+
+/**
+ * reexec_input - in a child, the input its parent gave with
+ * reexec_cmd_set_input(): *data points to *len bytes followed by a NUL
+ * byte, owned by the library and valid until the process ends; an empty
+ * input is a valid pointer to a NUL byte. Thread-safe.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL    data or len is NULL.
+ *   ENOTCONN  as for reexec_ready().
+ */
+REEXEC_API int reexec_input(const void **data, size_t *len);
+
+/**
+ * reexec_set_result - in a child, send len bytes at data to the parent as
+ * the result, which it receives with reexec_take_result() or
+ * reexec_call(). Once per process.
+ *
+ * Sent at once, in pieces: blocks while the parent is not receiving
+ * (it receives while it waits for the child). The data is not kept.
+ * Thread-safe.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL    data is NULL while len is not 0.
+ *   EMSGSIZE  len is larger than REEXEC_DATA_MAX.
+ *   EALREADY  a result was sent already.
+ *   ENOTCONN, EPIPE  as for reexec_ready(); after EPIPE part of the result
+ *             may have been sent, which the parent does not take.
+ */
+REEXEC_API int reexec_set_result(const void *data, size_t len);
 
 #ifdef __cplusplus
 }

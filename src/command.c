@@ -13,6 +13,7 @@ reexec_cmd *reexec_commandv(const char *name, char *const args[])
 {
 	struct reexec_cmd *cmd;
 	size_t nargs = 0;
+	int flags;
 
 	if (!name) {
 		errno = EINVAL;
@@ -22,7 +23,7 @@ reexec_cmd *reexec_commandv(const char *name, char *const args[])
 		errno = EPERM;
 		return NULL;
 	}
-	if (!registry_lookup(name)) {
+	if (!registry_lookup(name, &flags)) {
 		errno = ENOENT;
 		return NULL;
 	}
@@ -35,6 +36,7 @@ reexec_cmd *reexec_commandv(const char *name, char *const args[])
 		cmd->pipe_fd[i] = -1;
 	cmd->pid = -1;
 	cmd->pidfd = -1;
+	cmd->chan.fd = -1;
 	cmd->stop_grace_ms = -1;
 	cmd->argv = calloc(nargs + 2, sizeof(*cmd->argv));
 	if (!cmd->argv)
@@ -85,6 +87,7 @@ void reexec_cmd_free(reexec_cmd *cmd)
 		return;
 	cmd_release_process(cmd);
 	cmd_close_pipes(cmd);
+	chan_release(cmd);
 	free_strv(cmd->argv);
 	free_strv(cmd->environ_base);
 	free_strv(cmd->env_edits);

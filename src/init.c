@@ -31,35 +31,57 @@ static const char *last_component(const char *path)
  * the parent told us where they start. */
 static void close_inherited(void)
 {
-	const char *from = getenv(ENV_CLOSE_FROM);
-	char *end;
-	long lo;
+	int lo = parse_fd(getenv(ENV_CLOSE_FROM));
 
-	if (!from)
-		return;
-	errno = 0;
-	lo = strtol(from, &end, 10);
-	if (errno || *end || end == from || lo < 3 || lo > INT_MAX)
-		lo = -1;
 	unsetenv(ENV_CLOSE_FROM);
 	if (lo > 0)
-		close_from((int)lo);
+		close_from(lo);
 }
 #endif
 
+/* Take a variable our parent set for us out of the environment, so that
+ * neither the function nor any child of its sees it. */
+static char *take_env(const char *name)
+{
+	const char *v = getenv(name);
+	char *copy;
+
+	if (!v)
+		return NULL;
+	copy = strdup(v);
+	unsetenv(name);
+	return copy;
+}
+
 int reexec_init(int argc, char *argv[])
 {
-	reexec_fn fn;
+	const char *name = NULL;
+	char *channel;
+	reexec_fn fn = NULL;
+	int flags = 0;
 
 	atomic_store(&initialised, true);
-	fn = argc >= 1 && argv && argv[0]
-	             ? registry_lookup(last_component(argv[0]))
-	             : NULL;
-	if (!fn) {
+	if (argc >= 1 && argv && argv[0]) {
+		name = last_component(argv[0]);
+		fn = registry_lookup(name, &flags);
+	}
+	if (getenv(ENV_CHANNEL)) {
+		/* Started by reexec_start(): prove it, or refuse. */
+		channel = take_env(ENV_CHANNEL);
+		if (!channel)
+			child_refuse(name, "out of memory", ENOMEM, -1);
+		child_accept(channel, name, fn != NULL);
+		free(channel);
+	} else if (!fn) {
 		/* Not a child of ours: find our binary now, while its files
 		 * are still where the program started from. */
 		self_resolve();
 		return 0;
+	} else if (!(flags & REG_MULTICALL)) {
+		child_refuse(name, "not started by this program", EACCES, -1);
+	} else if (child_secure() && !(flags & REEXEC_ALLOW_SETUID)) {
+		child_refuse(name, "multicall entry in a setuid program",
+		             EACCES, -1);
 	}
 #ifndef HAVE_SPAWN_CLOSEFROM
 	close_inherited();
@@ -67,8 +89,8 @@ int reexec_init(int argc, char *argv[])
 #ifdef __linux__
 	/* ps and top show the function, not "exe"; the kernel keeps the
 	 * first 15 bytes. */
-	prctl(PR_SET_NAME, last_component(argv[0]));
+	prctl(PR_SET_NAME, name);
 #endif
 	parent_child_setup();
-	exit(fn(argc, argv));
+	exit(child_finish(fn(argc, argv)));
 }

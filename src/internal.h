@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "reexec.h"
@@ -33,6 +34,65 @@
  * "FD:SIG:PPID", the child's end of the parent's watch pipe, the signal to
  * die by (0: none) and the parent's pid. reexec_init() consumes it. */
 #define ENV_PARENT "REEXEC_PARENT"
+
+/* Set in every child started by reexec_start(): the number of the child's
+ * end of its channel to the parent. reexec_init() consumes it. */
+#define ENV_CHANNEL "REEXEC_CHANNEL"
+
+/* Channel frames (wire.c). */
+enum frame_type {
+	FRAME_HELLO = 1, /* child: dispatch accepted, the function will run */
+	FRAME_READY,     /* child: reexec_ready() */
+	FRAME_BEGIN,     /* either: a data stream of this many bytes follows */
+	FRAME_DATA,      /* either: the next bytes of the stream */
+	FRAME_STATUS,    /* child: the function returned this value */
+	FRAME_ERROR,     /* child: refused to run, this errno says why */
+};
+#define FRAME_HDR 8
+#define FRAME_CHUNK 65536
+#define FRAME_MAX (FRAME_HDR + FRAME_CHUNK)
+
+struct frame {
+	enum frame_type type;
+	const unsigned char *body;
+	size_t len;
+};
+
+/* A data stream being received. */
+struct stream {
+	unsigned char *data; /* total + 1 bytes, NUL-terminated */
+	size_t total, len;
+	bool begun;
+	unsigned char small[8]; /* the body of any other frame */
+};
+
+HIDDEN size_t frame_header(unsigned char hdr[FRAME_HDR], enum frame_type type,
+                           size_t len);
+/* 0, or -1 with EPROTO when header and body make no well-formed frame. */
+HIDDEN int frame_decode(const unsigned char hdr[FRAME_HDR], const void *body,
+                        size_t len, struct frame *f);
+HIDDEN int frame_int(const struct frame *f);
+/* 1 when the stream is complete, 0 when more is to come, -1 with EPROTO
+ * (out of order, too long), EMSGSIZE (over REEXEC_DATA_MAX) or ENOMEM. */
+HIDDEN int stream_feed(struct stream *s, const struct frame *f);
+HIDDEN bool stream_complete(const struct stream *s);
+HIDDEN void stream_free(struct stream *s);
+/* A descriptor number of at least 3, or -1. */
+HIDDEN int parse_fd(const char *s);
+/* ENV_PARENT's value; 0, or -1 when malformed. */
+HIDDEN int parse_parent(const char *s, int *fd, int *sig, pid_t *ppid);
+
+/* The parent's side of a command's channel. */
+struct chan {
+	int fd; /* -1: closed (or never opened) */
+	const unsigned char *in;
+	size_t in_len, in_sent;
+	bool begin_sent;
+	bool hello, ready, has_status;
+	int code;  /* FRAME_STATUS */
+	int err;   /* FRAME_ERROR, or EPROTO for a broken channel */
+	struct stream result;
+};
 
 enum stdio_mode {
 	STDIO_INHERIT = 0,
@@ -80,6 +140,8 @@ struct reexec_cmd {
 	bool parent_death; /* reexec_cmd_parent_death() was called */
 	bool sealed;       /* run from the sealed copy (seal.c) */
 	int parent_death_sig;
+	struct chan chan;
+	int wait_err; /* reexec_wait's errno, once reaped (0: none) */
 };
 
 #define STOP_GRACE_DEFAULT_MS 5000
@@ -88,7 +150,8 @@ struct reexec_cmd {
 HIDDEN int cmd_settable(const struct reexec_cmd *cmd, bool args_ok);
 
 /* registry.c */
-HIDDEN reexec_fn registry_lookup(const char *name);
+#define REG_MULTICALL 0x100
+HIDDEN reexec_fn registry_lookup(const char *name, int *flags);
 
 /* self.c */
 HIDDEN void self_resolve(void);
@@ -111,10 +174,14 @@ HIDDEN char **env_build(const struct reexec_cmd *cmd, char *const extra[]);
 
 /* io.c: the descriptors the child gets at 0, 1, 2 and 3... */
 struct fd_plan {
-	int nfd;           /* 3 + number of extra fds (+ the parent watch) */
+	int nfd;           /* 3 + number of extra fds (+ the parent watch)
+	                      + the channel */
 	int *src;          /* for each child fd, a close-on-exec copy at or
 	                      above nfd to dup2 from; -1: leave as inherited */
 	int parent_end[3]; /* pipe ends for the command, -1 when none */
+	int chan_end;      /* the parent's end of the channel */
+	int watch_slot;    /* child fd of the parent watch, -1 when none */
+	int chan_slot;     /* child fd of the channel */
 };
 HIDDEN int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan);
 HIDDEN void fd_plan_release(struct fd_plan *plan, bool started);
@@ -132,6 +199,39 @@ HIDDEN int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 HIDDEN int parent_watch_fd(void);
 HIDDEN int spawn_from_spawner(struct reexec_cmd *cmd);
 HIDDEN void parent_child_setup(void);
+
+/* channel.c: the parent's side */
+HIDDEN void chan_started(struct reexec_cmd *cmd);
+HIDDEN short chan_events(const struct reexec_cmd *cmd);
+HIDDEN void chan_handle(struct reexec_cmd *cmd, short revents);
+HIDDEN void chan_drain(struct reexec_cmd *cmd);
+HIDDEN int chan_conclude(struct reexec_cmd *cmd, int rc);
+HIDDEN void chan_release(struct reexec_cmd *cmd);
+HIDDEN int frame_send(int fd, enum frame_type type, const void *body,
+                      size_t len, int flags);
+HIDDEN int frame_recv(int fd, struct stream *s, int flags, struct frame *f);
+
+/* child.c: the child's side */
+HIDDEN _Noreturn void child_refuse(const char *name, const char *why, int err,
+                                   int fd);
+HIDDEN bool child_secure(void);
+HIDDEN void child_accept(const char *value, const char *name, bool registered);
+HIDDEN int child_finish(int code);
+
+/* pump.c: moving data between the caller and a running child */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+struct feed {
+	const char *data;
+	size_t left;
+	bool broken; /* the child closed its stdin: a SIGPIPE is pending */
+};
+enum pump_until { PUMP_END, PUMP_READY };
+HIDDEN int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
+                long long deadline, enum pump_until until);
+HIDDEN int drain_pipes(struct reexec_cmd *cmd, struct buf out[3]);
 
 /* process.c */
 HIDDEN void child_started(struct reexec_cmd *cmd, pid_t pid);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -62,14 +63,17 @@ static int stdio_source(struct reexec_cmd *cmd, struct fd_plan *plan,
 
 int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan)
 {
-	int fd;
+	int fd, sv[2];
 	bool owned;
 
 	if (cmd->extra_nfd < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	plan->nfd = 3 + cmd->extra_nfd + (cmd->parent_death ? 1 : 0);
+	plan->nfd = 3 + cmd->extra_nfd;
+	plan->watch_slot = cmd->parent_death ? plan->nfd++ : -1;
+	plan->chan_slot = plan->nfd++;
+	plan->chan_end = -1;
 	for (int i = 0; i < 3; i++)
 		plan->parent_end[i] = -1;
 	plan->src = calloc((size_t)plan->nfd, sizeof(*plan->src));
@@ -98,27 +102,35 @@ int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan)
 		fd = parent_watch_fd();
 		if (fd < 0)
 			goto fail;
-		plan->src[plan->nfd - 1] = high_copy(fd, plan->nfd, false);
-		if (plan->src[plan->nfd - 1] < 0)
+		plan->src[plan->watch_slot] = high_copy(fd, plan->nfd, false);
+		if (plan->src[plan->watch_slot] < 0)
 			goto fail;
 	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		goto fail;
+	plan->chan_end = sv[0];
+	plan->src[plan->chan_slot] = high_copy(sv[1], plan->nfd, true);
+	if (plan->src[plan->chan_slot] < 0)
+		goto fail;
 	return 0;
 fail:
 	fd_plan_release(plan, false);
 	return -1;
 }
 
-/* Close the plan's copies; the pipe ends go to cmd when started, else are
- * closed too. */
+/* Close the plan's copies; the pipe and channel ends go to cmd when
+ * started, else are closed too. */
 void fd_plan_release(struct fd_plan *plan, bool started)
 {
 	for (int i = 0; plan->src && i < plan->nfd; i++)
 		close_keep_errno(plan->src[i]);
 	free(plan->src);
 	plan->src = NULL;
-	if (!started)
-		for (int i = 0; i < 3; i++)
-			close_keep_errno(plan->parent_end[i]);
+	if (started)
+		return;
+	for (int i = 0; i < 3; i++)
+		close_keep_errno(plan->parent_end[i]);
+	close_keep_errno(plan->chan_end);
 }
 
 void cmd_close_pipes(struct reexec_cmd *cmd)

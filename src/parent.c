@@ -180,12 +180,11 @@ void parent_child_setup(void)
 {
 	const char *v = getenv(ENV_PARENT);
 	int fd, sig;
-	long ppid;
+	pid_t ppid;
 
 	if (!v)
 		return;
-	if (sscanf(v, "%d:%d:%ld", &fd, &sig, &ppid) != 3 || fd < 3 ||
-	    sig < 0 || sig >= NSIG || ppid <= 0) {
+	if (parse_parent(v, &fd, &sig, &ppid) < 0 || sig >= NSIG) {
 		unsetenv(ENV_PARENT);
 		return;
 	}
@@ -196,7 +195,7 @@ void parent_child_setup(void)
 #ifdef __linux__
 	if (sig) {
 		prctl(PR_SET_PDEATHSIG, sig);
-		if (getppid() != (pid_t)ppid)
+		if (getppid() != ppid)
 			(void)raise(sig);
 	}
 #endif

@@ -55,9 +55,11 @@ void child_started(struct reexec_cmd *cmd, pid_t pid)
 	cmd->pidfd = open_pidfd(pid); /* close-on-exec, always */
 	if (cmd->pidfd < 0 && errno == ESRCH) {
 		/* Gone and reaped already, by a host that reaps children
-		 * itself: the pid may be anyone's now. */
+		 * itself: the pid may be anyone's now. What it said on the
+		 * channel is all there is. */
 		cmd->state = CMD_REAPED;
 		cmd->lost = true;
+		chan_conclude(cmd, -1);
 	}
 }
 
@@ -129,7 +131,9 @@ static int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 	}
 }
 
-/* Block until the child ends; reap it and keep its status. */
+/* Block until the child ends; reap it and keep its status. Fails with
+ * ECHILD when someone else reaped it, or with the error its channel
+ * reports (the status is stored then, see need_wait()). */
 int wait_child(struct reexec_cmd *cmd, int *status)
 {
 	siginfo_t si = {0};
@@ -142,21 +146,27 @@ int wait_child(struct reexec_cmd *cmd, int *status)
 		             : waitid(P_PID, (id_t)cmd->pid, &si, WEXITED);
 	while (rc < 0 && errno == EINTR);
 	cmd->state = CMD_REAPED;
-	if (rc < 0) {
-		/* Someone else reaped it; never touch that pid again. */
-		cmd->lost = true;
+	if (rc < 0)
+		cmd->lost = true; /* never touch that pid again */
+	else
+		cmd->status = status_of(&si);
+	if (chan_conclude(cmd, rc) < 0 && cmd->lost) {
 		errno = ECHILD;
 		return -1;
 	}
-	cmd->status = status_of(&si);
 	if (status)
 		*status = cmd->status;
+	if (cmd->wait_err) {
+		errno = cmd->wait_err;
+		return -1;
+	}
 	return 0;
 }
 
 /* The state checks shared by wait, wait_timeout and stop: 1 when the
  * child still has to be waited for, 0 when its status is known (and
- * stored), -1 with errno set otherwise. */
+ * stored), -1 with errno set otherwise (the status stored too when the
+ * error is one its channel reported). */
 static int need_wait(const struct reexec_cmd *cmd, int *status)
 {
 	if (!cmd) {
@@ -178,6 +188,10 @@ static int need_wait(const struct reexec_cmd *cmd, int *status)
 	}
 	if (status)
 		*status = cmd->status;
+	if (cmd->wait_err) {
+		errno = cmd->wait_err;
+		return -1;
+	}
 	return 0;
 }
 
@@ -195,12 +209,20 @@ int reexec_wait(reexec_cmd *cmd, int *status)
 
 int reexec_wait_timeout(reexec_cmd *cmd, int timeout_ms, int *status)
 {
+	long long deadline = deadline_after(timeout_ms);
 	int rc = need_wait(cmd, status);
 
 	if (rc <= 0)
 		return rc;
-	if (timeout_ms >= 0 && wait_exit(cmd, timeout_ms) < 0)
+	/* The child may need its input before it can end. */
+	rc = pump(cmd, NULL, NULL, deadline, PUMP_END);
+	if (rc < 0)
 		return -1;
+	if (rc == 1 ||
+	    (timeout_ms >= 0 && wait_exit(cmd, ms_left(deadline)) < 0)) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	return wait_child(cmd, status);
 }
 

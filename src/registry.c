@@ -11,6 +11,7 @@
 struct entry {
 	char *name;
 	reexec_fn fn;
+	int flags;
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,7 +50,7 @@ static int name_valid(const char *name)
 	return len > 0 && len <= REEXEC_NAME_MAX && !memchr(name, '/', len);
 }
 
-int reexec_register(const char *name, reexec_fn fn)
+static int add(const char *name, reexec_fn fn, int flags)
 {
 	struct entry *grown;
 	char *copy;
@@ -85,6 +86,7 @@ int reexec_register(const char *name, reexec_fn fn)
 	        (nentries - at) * sizeof(*entries));
 	entries[at].name = copy;
 	entries[at].fn = fn;
+	entries[at].flags = flags;
 	nentries++;
 	copy = NULL;
 out:
@@ -97,7 +99,22 @@ out:
 	return 0;
 }
 
-reexec_fn registry_lookup(const char *name)
+int reexec_register(const char *name, reexec_fn fn)
+{
+	return add(name, fn, 0);
+}
+
+int reexec_register_multicall(const char *name, reexec_fn fn, int flags)
+{
+	if (flags & ~REEXEC_ALLOW_SETUID) {
+		errno = EINVAL;
+		return -1;
+	}
+	return add(name, fn, flags | REG_MULTICALL);
+}
+
+/* The function registered as name and its flags; NULL when none. */
+reexec_fn registry_lookup(const char *name, int *flags)
 {
 	reexec_fn fn = NULL;
 	size_t at;
@@ -107,8 +124,10 @@ reexec_fn registry_lookup(const char *name)
 		return NULL;
 	pthread_mutex_lock(&registry_lock);
 	at = find(name, &found);
-	if (found)
+	if (found) {
 		fn = entries[at].fn;
+		*flags = entries[at].flags;
+	}
 	pthread_mutex_unlock(&registry_lock);
 	return fn;
 }

@@ -88,7 +88,8 @@ int spawn_now(struct reexec_cmd *cmd)
 	char close_from[sizeof(ENV_CLOSE_FROM) + 16];
 #endif
 	char parent[sizeof(ENV_PARENT) + 48];
-	char *extra_env[3] = {NULL};
+	char channel[sizeof(ENV_CHANNEL) + 16];
+	char *extra_env[4] = {NULL};
 	int nextra = 0;
 	char **envp = NULL;
 	pid_t pid;
@@ -105,10 +106,13 @@ int spawn_now(struct reexec_cmd *cmd)
 #endif
 	if (cmd->parent_death) {
 		(void)snprintf(parent, sizeof(parent), "%s=%d:%d:%ld",
-		               ENV_PARENT, plan.nfd - 1, cmd->parent_death_sig,
+		               ENV_PARENT, plan.watch_slot, cmd->parent_death_sig,
 		               (long)getpid());
 		extra_env[nextra++] = parent;
 	}
+	(void)snprintf(channel, sizeof(channel), "%s=%d", ENV_CHANNEL,
+	               plan.chan_slot);
+	extra_env[nextra++] = channel;
 	envp = env_build(cmd, extra_env);
 	if (!envp) {
 		fd_plan_release(&plan, false);
@@ -146,6 +150,8 @@ out_plan:
 	}
 	for (int i = 0; i < 3; i++)
 		cmd->pipe_fd[i] = plan.parent_end[i];
+	cmd->chan.fd = plan.chan_end;
 	child_started(cmd, pid);
+	chan_started(cmd);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,7 +55,9 @@ static int h_print_args(int argc, char *argv[])
 	return 0;
 }
 
-/* fd_report: the open descriptors from 3 up, as "3 4 ". */
+/* fd_report: the open descriptors from 3 up that a program it executed
+ * would inherit, as "3 4 ". (The library's own, its channel and the parent
+ * watch, are close-on-exec.) */
 static int h_fd_report(int argc, char *argv[])
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -67,7 +70,8 @@ static int h_fd_report(int argc, char *argv[])
 	while ((e = readdir(d))) {
 		int fd = atoi(e->d_name);
 
-		if (e->d_name[0] == '.' || fd < 3 || fd == dirfd(d))
+		if (e->d_name[0] == '.' || fd < 3 || fd == dirfd(d) ||
+		    (fcntl(fd, F_GETFD) & FD_CLOEXEC))
 			continue;
 		printf("%d ", fd);
 	}
@@ -248,6 +252,13 @@ void helpers_init(int argc, char *argv[])
 			perror("reexec_register");
 			exit(99);
 		}
+	/* The same functions, reachable without a parent's channel too, for
+	 * the tests that run this binary by hand. */
+	if (reexec_register_multicall("multi_exit_code", h_exit_code, 0) < 0 ||
+	    reexec_register_multicall("multi_fd_report", h_fd_report, 0) < 0) {
+		perror("reexec_register_multicall");
+		exit(99);
+	}
 	reexec_init(argc, argv);
 }
 

@@ -60,8 +60,8 @@ static int raw_spawn_status(char *argv[])
 
 static void dispatch_on_basename(void **state)
 {
-	char *by_path[] = {"/no/such/dir/exit_code", "7", NULL};
-	char *by_name[] = {"exit_code", "8", NULL};
+	char *by_path[] = {"/no/such/dir/multi_exit_code", "7", NULL};
+	char *by_name[] = {"multi_exit_code", "8", NULL};
 	int status;
 
 	(void)state;

@@ -369,7 +369,7 @@ static void *churn(void *arg)
  * the descriptors of this process that are not close-on-exec. */
 static char *plain_fd_report(void)
 {
-	char *argv[] = {"fd_report", NULL};
+	char *argv[] = {"multi_fd_report", NULL};
 	posix_spawn_file_actions_t fa;
 	static char buf[512];
 	int p[2], status;

@@ -1,0 +1,314 @@
+/* The channel: a private SOCK_SEQPACKET socket pair between a command and
+ * its child, created for every start. This file is the parent's side
+ * (child.c is the child's): it sends the command's input, and takes in
+ * what the child reports (that it accepted the dispatch, that it is
+ * ready, its result, the function's return value, or why it refused).
+ *
+ * The parent never blocks on the channel: sends and receives are
+ * non-blocking, driven by the poll loop in pump.c whenever the caller
+ * waits. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int frame_send(int fd, enum frame_type type, const void *body, size_t len,
+               int flags)
+{
+	unsigned char hdr[FRAME_HDR];
+	struct iovec iov[2] = {{hdr, FRAME_HDR}, {(void *)body, len}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+	ssize_t n;
+
+	frame_header(hdr, type, len);
+	do
+		n = sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -1 : 0;
+}
+
+/* Receive one frame. The body of a DATA frame for s lands in place; other
+ * bodies are at most 8 bytes and land in s->small. Returns 1, 0 at
+ * end-of-file, or -1 with errno set: EAGAIN (with MSG_DONTWAIT) or EPROTO
+ * when what arrived is no frame. */
+int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
+{
+	unsigned char hdr[FRAME_HDR];
+	struct iovec iov[2] = {{hdr, FRAME_HDR}, {s->small, sizeof(s->small)}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	ssize_t n;
+
+	if (s->begun && s->len < s->total) {
+		size_t left = s->total - s->len;
+
+		if (left >= sizeof(s->small)) {
+			iov[1].iov_base = s->data + s->len;
+			iov[1].iov_len = left < FRAME_CHUNK ? left : FRAME_CHUNK;
+		}
+	}
+	/* ECONNRESET: the peer closed its end with frames of ours unread.
+	 * It is reported once, ahead of what is still queued for us. */
+	do
+		n = recvmsg(fd, &msg, flags);
+	while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+	if (n <= 0)
+		return (int)n;
+	/* Too long for what we expect, or with descriptors attached. */
+	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n < FRAME_HDR) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (frame_decode(hdr, iov[1].iov_base, (size_t)n - FRAME_HDR, f) < 0)
+		return -1;
+	return 1;
+}
+
+static bool input_pending(const struct chan *ch)
+{
+	return !ch->begin_sent || ch->in_sent < ch->in_len;
+}
+
+/* Send as much of the input as the socket takes now. */
+static void send_input(struct chan *ch)
+{
+	while (ch->fd >= 0 && input_pending(ch)) {
+		uint64_t total = ch->in_len;
+		size_t n = ch->in_len - ch->in_sent;
+		int rc;
+
+		if (n > FRAME_CHUNK)
+			n = FRAME_CHUNK;
+		rc = ch->begin_sent
+		             ? frame_send(ch->fd, FRAME_DATA, ch->in + ch->in_sent,
+		                          n, MSG_DONTWAIT)
+		             : frame_send(ch->fd, FRAME_BEGIN, &total,
+		                          sizeof(total), MSG_DONTWAIT);
+		if (rc < 0 && errno == EAGAIN)
+			return;
+		if (rc < 0) {
+			/* The child stopped listening: nothing more to send;
+			 * what it says, and its status, tell the rest. */
+			ch->begin_sent = true;
+			ch->in_sent = ch->in_len;
+			return;
+		}
+		if (ch->begin_sent)
+			ch->in_sent += n;
+		ch->begin_sent = true;
+	}
+}
+
+static void close_chan(struct chan *ch)
+{
+	close_keep_errno(ch->fd);
+	ch->fd = -1;
+}
+
+/* The channel is broken beyond use: remember why, and close it, so that
+ * a child still writing gets EPIPE instead of blocking forever. */
+static void broken(struct chan *ch, int err)
+{
+	if (!ch->err)
+		ch->err = err;
+	close_chan(ch);
+}
+
+static void take(struct chan *ch, const struct frame *f)
+{
+	int v;
+
+	switch (f->type) {
+	case FRAME_HELLO:
+		ch->hello = true;
+		break;
+	case FRAME_READY:
+		ch->ready = true;
+		break;
+	case FRAME_STATUS:
+		ch->code = frame_int(f);
+		ch->has_status = true;
+		break;
+	case FRAME_ERROR:
+		v = frame_int(f);
+		broken(ch, v > 0 && v < 4096 ? v : EPROTO);
+		break;
+	case FRAME_BEGIN:
+	case FRAME_DATA:
+		if (stream_feed(&ch->result, f) < 0)
+			broken(ch, errno);
+		break;
+	}
+}
+
+/* Take every frame there is now; close the channel at its end. */
+static void receive(struct chan *ch)
+{
+	struct frame f;
+	int rc;
+
+	while (ch->fd >= 0) {
+		rc = frame_recv(ch->fd, &ch->result, MSG_DONTWAIT, &f);
+		if (rc > 0) {
+			take(ch, &f);
+			continue;
+		}
+		if (rc < 0 && errno == EAGAIN)
+			return;
+		if (rc < 0 && errno == EPROTO)
+			broken(ch, EPROTO);
+		else
+			close_chan(ch);
+	}
+}
+
+void chan_started(struct reexec_cmd *cmd)
+{
+	send_input(&cmd->chan);
+}
+
+short chan_events(const struct reexec_cmd *cmd)
+{
+	return POLLIN | (input_pending(&cmd->chan) ? POLLOUT : 0);
+}
+
+void chan_handle(struct reexec_cmd *cmd, short revents)
+{
+	if (revents & POLLOUT)
+		send_input(&cmd->chan);
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		receive(&cmd->chan);
+}
+
+/* The child has exited: take what it left, and close. */
+void chan_drain(struct reexec_cmd *cmd)
+{
+	receive(&cmd->chan);
+	close_chan(&cmd->chan);
+}
+
+/* Called once the child has been reaped (rc 0) or could not be (rc -1,
+ * cmd->lost): settle what its wait reports. The status the function
+ * returned, sent over the channel, stands in for one the caller's
+ * process took from us; a child that ended on its own but never ran the
+ * function, or left its result unfinished, is an error, with its status
+ * still stored. */
+int chan_conclude(struct reexec_cmd *cmd, int rc)
+{
+	struct chan *ch = &cmd->chan;
+
+	chan_drain(cmd);
+	if (rc < 0 && cmd->lost && ch->has_status) {
+		cmd->lost = false;
+		cmd->status = (ch->code & 0xff) << 8;
+		rc = 0;
+	}
+	if (rc < 0)
+		return -1;
+	if (WIFEXITED(cmd->status)) {
+		if (ch->err)
+			cmd->wait_err = ch->err;
+		else if (!ch->hello)
+			cmd->wait_err = EPROTO;
+		else if (ch->result.begun && !stream_complete(&ch->result))
+			cmd->wait_err = EPROTO;
+	}
+	if (cmd->wait_err) {
+		errno = cmd->wait_err;
+		return -1;
+	}
+	return 0;
+}
+
+void chan_release(struct reexec_cmd *cmd)
+{
+	close_chan(&cmd->chan);
+	stream_free(&cmd->chan.result);
+}
+
+int reexec_cmd_set_input(reexec_cmd *cmd, const void *data, size_t len)
+{
+	if (cmd_settable(cmd, data || len == 0) < 0)
+		return -1;
+	if (len > REEXEC_DATA_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	cmd->chan.in = data;
+	cmd->chan.in_len = len;
+	return 0;
+}
+
+int reexec_wait_ready(reexec_cmd *cmd, int timeout_ms)
+{
+	int rc;
+
+	if (!cmd) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (cmd->state == CMD_NEW) {
+		errno = ECHILD;
+		return -1;
+	}
+	rc = pump(cmd, NULL, NULL, deadline_after(timeout_ms), PUMP_READY);
+	if (rc < 0)
+		return -1;
+	if (cmd->chan.ready)
+		return 0;
+	errno = rc == 1 ? ETIMEDOUT : cmd->chan.err ? cmd->chan.err : ESRCH;
+	return -1;
+}
+
+int reexec_take_result(reexec_cmd *cmd, void **data, size_t *len)
+{
+	struct stream *r;
+
+	if (!cmd || !data || !len) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (cmd->state != CMD_REAPED) {
+		errno = cmd->state == CMD_NEW ? ECHILD : EBUSY;
+		return -1;
+	}
+	r = &cmd->chan.result;
+	if (!stream_complete(r)) {
+		errno = ENODATA;
+		return -1;
+	}
+	*data = r->data;
+	*len = r->total;
+	*r = (struct stream){0};
+	return 0;
+}
+
+int reexec_call(const char *name, const void *input, size_t input_len,
+                void **result, size_t *result_len, int *status)
+{
+	reexec_cmd *cmd;
+	int rc;
+
+	if (!result || !result_len) {
+		errno = EINVAL;
+		return -1;
+	}
+	*result = NULL;
+	*result_len = 0;
+	cmd = reexec_command(name, (char *)NULL);
+	if (!cmd)
+		return -1;
+	rc = reexec_cmd_set_input(cmd, input, input_len);
+	if (rc == 0)
+		rc = reexec_run(cmd, status);
+	if (rc == 0 && stream_complete(&cmd->chan.result))
+		reexec_take_result(cmd, result, result_len);
+	reexec_cmd_free(cmd);
+	return rc;
+}

@@ -1,0 +1,324 @@
+/* The child's side of the channel and of dispatch: check that the
+ * channel leads to the process that started us, take the input, and give
+ * the parent what the function produces.
+ *
+ * The check is on the peer's credentials, which the kernel recorded when
+ * the parent created the socket pair and which no one can forge: the peer
+ * must be our parent process, running as our effective user. Anyone can
+ * start a copy of the program with any argv[0] and with a socket of their
+ * own; a privileged (setuid) copy started by another user then finds a
+ * peer of the wrong user, and refuses. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#endif
+
+#include "internal.h"
+
+static int chan_fd = -1;
+static struct stream input;
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool result_sent;
+
+/* The name as it may be printed: another user's argv[0] must not reach
+ * the terminal as control characters. */
+static void printable(char *out, size_t size, const char *name)
+{
+	size_t i = 0;
+
+	for (; name && name[i] && i + 1 < size; i++)
+		out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+	out[i] = '\0';
+}
+
+void child_refuse(const char *name, const char *why, int err, int fd)
+{
+	char shown[64];
+	int32_t v = err;
+
+	printable(shown, sizeof(shown), name ? name : "(no name)");
+	dprintf(STDERR_FILENO, "reexec: not running %s: %s\n", shown, why);
+	if (fd >= 0)
+		frame_send(fd, FRAME_ERROR, &v, sizeof(v), 0);
+	/* No exit handlers: nothing of the program's may run. */
+	_exit(REEXEC_EXIT_REFUSED);
+}
+
+bool child_secure(void)
+{
+#if defined(__linux__)
+	return getauxval(AT_SECURE) != 0;
+#elif defined(__FreeBSD__) || defined(__APPLE__) || defined(__OpenBSD__) || \
+        defined(__NetBSD__) || defined(__DragonFly__)
+	return issetugid() != 0;
+#else
+	return getuid() != geteuid() || getgid() != getegid();
+#endif
+}
+
+#ifdef __linux__
+/* The permitted capabilities of process pid (0: this one), from /proc;
+ * -1 when they cannot be read. */
+static long long permitted_caps(pid_t pid)
+{
+	char path[64], line[128];
+	long long caps = -1;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapPrm: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return caps;
+}
+#endif
+
+/* Does the peer hold every privilege we were given at exec? Only asked
+ * of a setuid, setgid or file-capability program (AT_SECURE): its
+ * genuine parent is the same program, just as privileged. */
+static bool peer_as_privileged(pid_t pid)
+{
+#ifdef __linux__
+	long long ours = permitted_caps(0), theirs = permitted_caps(pid);
+
+	return ours >= 0 && theirs >= 0 && (ours & ~theirs) == 0 &&
+	       getppid() == pid;
+#else
+	(void)pid;
+	return true; /* the user and group check is all there is */
+#endif
+}
+
+/* Has process pid ended (exited, even if not reaped yet)? */
+static bool has_ended(pid_t pid)
+{
+#ifdef __linux__
+	char path[64], stat[256];
+	ssize_t n;
+	char *state;
+	int fd;
+
+#ifdef SYS_pidfd_open
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd >= 0) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		bool ended = poll(&p, 1, 0) == 1;
+
+		close(fd);
+		return ended;
+	}
+	if (errno != ENOSYS)
+		return errno == ESRCH;
+#endif
+	/* No pidfds: a zombie says so in its stat line. */
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, stat, sizeof(stat) - 1);
+		close(fd);
+		stat[n > 0 ? n : 0] = '\0';
+		state = strrchr(stat, ')');
+		return state && (state[2] == 'Z' || state[2] == 'X');
+	}
+#endif
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Is pid our parent? Or, when our parent has ended already (it may have
+ * started us and gone at once), has pid ended too? A live process that
+ * is not our parent can only have come from someone else. */
+static bool peer_is_parent(pid_t pid)
+{
+	return pid == getppid() || (pid > 0 && has_ended(pid));
+}
+
+/* 0 when fd is a unix SOCK_SEQPACKET socket whose peer is our parent,
+ * running as our effective user and group (and, in a privileged program,
+ * at least as privileged); ENOTSOCK when it is no such socket, EACCES
+ * when the peer is someone else. */
+static int authenticate(int fd)
+{
+	struct sockaddr_un addr;
+	socklen_t len = sizeof(addr);
+	int type = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 ||
+	    addr.sun_family != AF_UNIX)
+		return ENOTSOCK;
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_SEQPACKET)
+		return ENOTSOCK;
+#ifdef SO_PEERCRED
+	{
+		struct ucred cr;
+
+		len = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+		    cr.uid != geteuid() || cr.gid != getegid() ||
+		    !peer_is_parent(cr.pid) ||
+		    (child_secure() && !peer_as_privileged(cr.pid)))
+			return EACCES;
+	}
+#else
+	{
+		uid_t uid;
+		gid_t gid;
+
+		if (getpeereid(fd, &uid, &gid) < 0 || uid != geteuid() ||
+		    gid != getegid())
+			return EACCES;
+	}
+#endif
+	return 0;
+}
+
+/* Read the input stream whole; 0, or -1 with errno set. */
+static int read_input(int fd)
+{
+	struct frame f;
+	int rc;
+
+	do {
+		rc = frame_recv(fd, &input, 0, &f);
+		if (rc == 0)
+			errno = EPROTO; /* the parent went away mid-stream */
+		if (rc <= 0)
+			return -1;
+		if (f.type != FRAME_BEGIN && f.type != FRAME_DATA) {
+			errno = EPROTO;
+			return -1;
+		}
+		rc = stream_feed(&input, &f);
+	} while (rc == 0);
+	return rc < 0 ? -1 : 0;
+}
+
+void child_accept(const char *value, const char *name, bool registered)
+{
+	int fd = parse_fd(value);
+	int err;
+
+	if (fd < 0)
+		child_refuse(name, "malformed " ENV_CHANNEL, EPROTO, -1);
+	err = authenticate(fd);
+	if (err == ENOTSOCK)
+		child_refuse(name, "its channel is not a channel", err, -1);
+	if (err)
+		child_refuse(name, "its channel does not lead to its parent",
+		             err, fd);
+	if (!registered)
+		child_refuse(name, "this program has no function of that name",
+		             ENOENT, fd);
+	/* (A parent that has gone already cannot hear it, which is fine:
+	 * its input is here all the same.) */
+	(void)frame_send(fd, FRAME_HELLO, NULL, 0, 0);
+	if (read_input(fd) < 0)
+		child_refuse(name, "its input did not arrive whole",
+		             errno == EMSGSIZE || errno == ENOMEM ? errno
+		                                                  : EPROTO,
+		             fd);
+	/* Ours only: not for the function's own children. */
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	chan_fd = fd;
+}
+
+int child_finish(int code)
+{
+	int32_t v = code;
+
+	if (chan_fd >= 0) {
+		pthread_mutex_lock(&send_lock);
+		frame_send(chan_fd, FRAME_STATUS, &v, sizeof(v), 0);
+		pthread_mutex_unlock(&send_lock);
+	}
+	return code;
+}
+
+static int need_channel(void)
+{
+	if (chan_fd < 0) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return 0;
+}
+
+int reexec_ready(void)
+{
+	int rc;
+
+	if (need_channel() < 0)
+		return -1;
+	pthread_mutex_lock(&send_lock);
+	rc = frame_send(chan_fd, FRAME_READY, NULL, 0, 0);
+	pthread_mutex_unlock(&send_lock);
+	return rc;
+}
+
+int reexec_input(const void **data, size_t *len)
+{
+	if (!data || !len) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (need_channel() < 0)
+		return -1;
+	*data = input.data;
+	*len = input.total;
+	return 0;
+}
+
+int reexec_set_result(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t total = len;
+	int rc;
+
+	if (!data && len) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (len > REEXEC_DATA_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (need_channel() < 0)
+		return -1;
+	pthread_mutex_lock(&send_lock);
+	if (result_sent) {
+		pthread_mutex_unlock(&send_lock);
+		errno = EALREADY;
+		return -1;
+	}
+	result_sent = true;
+	rc = frame_send(chan_fd, FRAME_BEGIN, &total, sizeof(total), 0);
+	while (rc == 0 && len > 0) {
+		size_t n = len < FRAME_CHUNK ? len : FRAME_CHUNK;
+
+		rc = frame_send(chan_fd, FRAME_DATA, p, n, 0);
+		p += n;
+		len -= n;
+	}
+	pthread_mutex_unlock(&send_lock);
+	return rc;
+}

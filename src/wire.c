@@ -1,0 +1,165 @@
+/* What a child parses: the values its parent put in the environment, and
+ * the frames on the channel. Pure functions, no system calls, so that they
+ * can be fed arbitrary bytes (tests/fuzz_wire.c does).
+ *
+ * A frame is one SOCK_SEQPACKET message: an 8-byte header, the type and
+ * the body length as two 32-bit numbers in the machine's byte order (both
+ * ends run the same binary), then the body. A data stream (the input, the
+ * result) is a DATA_BEGIN frame carrying the total length as 64 bits,
+ * then DATA frames whose bodies add up to exactly that length. */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+size_t frame_header(unsigned char hdr[FRAME_HDR], enum frame_type type,
+                    size_t len)
+{
+	uint32_t t = (uint32_t)type, n = (uint32_t)len;
+
+	memcpy(hdr, &t, 4);
+	memcpy(hdr + 4, &n, 4);
+	return FRAME_HDR;
+}
+
+/* The body length each type must have; -1: up to FRAME_CHUNK. */
+static long body_size(uint32_t type)
+{
+	switch (type) {
+	case FRAME_HELLO:
+	case FRAME_READY:
+		return 0;
+	case FRAME_STATUS:
+	case FRAME_ERROR:
+		return 4;
+	case FRAME_BEGIN:
+		return 8;
+	case FRAME_DATA:
+		return -1;
+	default:
+		return -2;
+	}
+}
+
+int frame_decode(const unsigned char hdr[FRAME_HDR], const void *body,
+                 size_t len, struct frame *f)
+{
+	uint32_t type, n;
+	long want;
+
+	memcpy(&type, hdr, 4);
+	memcpy(&n, hdr + 4, 4);
+	want = body_size(type);
+	if (want == -2 || n != len)
+		goto bad;
+	if (want >= 0 ? len != (size_t)want : len > FRAME_CHUNK)
+		goto bad;
+	f->type = (enum frame_type)type;
+	f->body = body;
+	f->len = len;
+	return 0;
+bad:
+	errno = EPROTO;
+	return -1;
+}
+
+int frame_int(const struct frame *f)
+{
+	int32_t v;
+
+	memcpy(&v, f->body, 4);
+	return v;
+}
+
+int stream_feed(struct stream *s, const struct frame *f)
+{
+	if (!s->begun) {
+		uint64_t total;
+
+		if (f->type != FRAME_BEGIN)
+			goto bad;
+		memcpy(&total, f->body, 8);
+		if (total > REEXEC_DATA_MAX) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		/* One spare byte: the data always ends in a NUL, so text
+		 * can be used as a string. */
+		s->data = malloc((size_t)total + 1);
+		if (!s->data) {
+			errno = ENOMEM;
+			return -1;
+		}
+		s->data[total] = '\0';
+		s->total = (size_t)total;
+		s->len = 0;
+		s->begun = true;
+		return s->total == 0;
+	}
+	if (f->type != FRAME_DATA || s->len == s->total ||
+	    f->len > s->total - s->len || f->len == 0)
+		goto bad;
+	/* (The body may have been received in place already.) */
+	memmove(s->data + s->len, f->body, f->len);
+	s->len += f->len;
+	return s->len == s->total;
+bad:
+	errno = EPROTO;
+	return -1;
+}
+
+bool stream_complete(const struct stream *s)
+{
+	return s->begun && s->len == s->total;
+}
+
+void stream_free(struct stream *s)
+{
+	free(s->data);
+	*s = (struct stream){0};
+}
+
+/* A decimal number from 0 to max, digits only; -1 for anything else. */
+static long parse_number(const char *s, size_t n, long max)
+{
+	long v = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+		if (v > max)
+			return -1;
+	}
+	return v;
+}
+
+int parse_fd(const char *s)
+{
+	long v = s ? parse_number(s, strlen(s), INT_MAX) : -1;
+
+	return v >= 3 ? (int)v : -1;
+}
+
+int parse_parent(const char *s, int *fd, int *sig, pid_t *ppid)
+{
+	const char *c1, *c2;
+	long f, g, p;
+
+	if (!s || !(c1 = strchr(s, ':')) || !(c2 = strchr(c1 + 1, ':')))
+		return -1;
+	f = parse_number(s, (size_t)(c1 - s), INT_MAX);
+	g = parse_number(c1 + 1, (size_t)(c2 - c1 - 1), 64);
+	p = parse_number(c2 + 1, strlen(c2 + 1), INT_MAX);
+	if (f < 3 || g < 0 || p < 1)
+		return -1;
+	*fd = (int)f;
+	*sig = (int)g;
+	*ppid = (pid_t)p;
+	return 0;
+}
