@@ -9,6 +9,7 @@
 #   make check-format    the code as .clang-format wants it (make format)
 #   make check-cppcheck  cppcheck finds nothing
 #   make check-tidy      clang-tidy (.clang-tidy) finds nothing in the library
+#   make fuzz            the channel fuzz target (FUZZ_SECONDS=60)
 #   make bench           the round-trip benchmark
 #   make install         PREFIX=/usr/local, DESTDIR honoured
 #
@@ -43,7 +44,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
+.PHONY: fuzz all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -90,7 +91,12 @@ check: deps
 	@$(MAKE) --no-print-directory all-checks
 	@sh tests/run.sh $(BUILD) $(RUNNER)
 
-all-checks: all $(SUITES) $(BUILD)/tests/static_probe $(BENCHES)
+all-checks: all $(SUITES) $(BUILD)/tests/static_probe $(BUILD)/tests/forge $(BENCHES)
+
+# A program that starts ours with a channel of its own making.
+$(BUILD)/tests/forge: tests/forge.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 check-asan:
 	@TEST_SANITIZER=asan $(MAKE) --no-print-directory check BUILD=build-asan \
@@ -139,6 +145,18 @@ check-valgrind:
 	@TEST_TIMER_US=20000 TEST_UNDER_VALGRIND=1 $(MAKE) --no-print-directory check BUILD=build-valgrind \
 		RUNNER="valgrind -q --error-exitcode=70 --leak-check=full --errors-for-leak-kinds=definite,possible"
 
+# The libFuzzer target for what a child parses (tests/fuzz_wire.c), run for
+# FUZZ_SECONDS from the seeds in tests/fuzz-seeds; any crash, leak or
+# sanitizer report fails.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+fuzz:
+	@mkdir -p build-fuzz/corpus
+	$(FUZZ_CC) -std=c11 -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o build-fuzz/fuzz_wire tests/fuzz_wire.c src/wire.c
+	build-fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
+		-print_final_stats=1 build-fuzz/corpus tests/fuzz-seeds
+
 bench: $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
@@ -164,4 +182,4 @@ uninstall:
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
 
 clean:
-	rm -rf build build-asan build-tsan build-valgrind build-musl
+	rm -rf build build-asan build-tsan build-valgrind build-musl build-fuzz

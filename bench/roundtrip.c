@@ -102,7 +102,8 @@ int main(int argc, char *argv[])
 	double med[3], seal_us;
 	struct stat st;
 
-	reexec_register("noop", noop);
+	/* Multicall, so that the raw spawn can run it without a channel. */
+	reexec_register_multicall("noop", noop, 0);
 	reexec_init(argc, argv);
 	if (argc > 1)
 		n = atoi(argv[1]);

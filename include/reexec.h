@@ -528,10 +528,9 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  * *status all the same:
  *   EACCES  the child refused: its channel did not lead to us.
  *   ENOENT  the child's binary has no function of that name.
- *   EPROTO  the child never reached reexec_init() (its binary is not
- *           this program any more, or main() did not call reexec_init()
- *           first), or the channel carried something malformed: a
- *           truncated input or result, say.
+ *   EPROTO  the channel carried something malformed: the input did not
+ *           reach the child whole, or its result stream was truncated or
+ *           not made of frames.
  *   EMSGSIZE, ENOMEM  the input was too large for the child's memory.
  */
 REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
@@ -755,8 +754,8 @@ REEXEC_API int reexec_take_result(reexec_cmd *cmd, void **data, size_t *len);
  *   reexec_run().
  */
 REEXEC_API int reexec_call(const char *name, const void *input,
-                           size_t input_len, void **result,
-                           size_t *result_len, int *status);
+                           size_t input_len, void **result, size_t *result_len,
+                           int *status);
 
 /**
  * reexec_ready - in a child, tell the parent it is ready (its

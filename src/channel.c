@@ -50,7 +50,8 @@ int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
 
 		if (left >= sizeof(s->small)) {
 			iov[1].iov_base = s->data + s->len;
-			iov[1].iov_len = left < FRAME_CHUNK ? left : FRAME_CHUNK;
+			iov[1].iov_len =
+			        left < FRAME_CHUNK ? left : FRAME_CHUNK;
 		}
 	}
 	/* ECONNRESET: the peer closed its end with frames of ours unread.
@@ -86,8 +87,8 @@ static void send_input(struct chan *ch)
 		if (n > FRAME_CHUNK)
 			n = FRAME_CHUNK;
 		rc = ch->begin_sent
-		             ? frame_send(ch->fd, FRAME_DATA, ch->in + ch->in_sent,
-		                          n, MSG_DONTWAIT)
+		             ? frame_send(ch->fd, FRAME_DATA,
+		                          ch->in + ch->in_sent, n, MSG_DONTWAIT)
 		             : frame_send(ch->fd, FRAME_BEGIN, &total,
 		                          sizeof(total), MSG_DONTWAIT);
 		if (rc < 0 && errno == EAGAIN)
@@ -125,9 +126,6 @@ static void take(struct chan *ch, const struct frame *f)
 	int v;
 
 	switch (f->type) {
-	case FRAME_HELLO:
-		ch->hello = true;
-		break;
 	case FRAME_READY:
 		ch->ready = true;
 		break;
@@ -196,9 +194,9 @@ void chan_drain(struct reexec_cmd *cmd)
 /* Called once the child has been reaped (rc 0) or could not be (rc -1,
  * cmd->lost): settle what its wait reports. The status the function
  * returned, sent over the channel, stands in for one the caller's
- * process took from us; a child that ended on its own but never ran the
- * function, or left its result unfinished, is an error, with its status
- * still stored. */
+ * process took from us; a child that ended on its own but refused to run
+ * the function, or left its result unfinished, is an error, with its
+ * status still stored. */
 int chan_conclude(struct reexec_cmd *cmd, int rc)
 {
 	struct chan *ch = &cmd->chan;
@@ -214,8 +212,6 @@ int chan_conclude(struct reexec_cmd *cmd, int rc)
 	if (WIFEXITED(cmd->status)) {
 		if (ch->err)
 			cmd->wait_err = ch->err;
-		else if (!ch->hello)
-			cmd->wait_err = EPROTO;
 		else if (ch->result.begun && !stream_complete(&ch->result))
 			cmd->wait_err = EPROTO;
 	}

@@ -213,9 +213,8 @@ static int read_input(int fd)
 	return rc < 0 ? -1 : 0;
 }
 
-void child_accept(const char *value, const char *name, bool registered)
+void child_accept(int fd, const char *name, bool registered)
 {
-	int fd = parse_fd(value);
 	int err;
 
 	if (fd < 0)
@@ -229,9 +228,6 @@ void child_accept(const char *value, const char *name, bool registered)
 	if (!registered)
 		child_refuse(name, "this program has no function of that name",
 		             ENOENT, fd);
-	/* (A parent that has gone already cannot hear it, which is fine:
-	 * its input is here all the same.) */
-	(void)frame_send(fd, FRAME_HELLO, NULL, 0, 0);
 	if (read_input(fd) < 0)
 		child_refuse(name, "its input did not arrive whole",
 		             errno == EMSGSIZE || errno == ENOMEM ? errno

@@ -25,7 +25,8 @@ static bool same_name(const char *a, const char *b)
 static bool is_internal(const char *entry)
 {
 	return same_name(entry, ENV_PARENT) ||
-	       same_name(entry, ENV_CLOSE_FROM) || same_name(entry, ENV_CHANNEL);
+	       same_name(entry, ENV_CLOSE_FROM) ||
+	       same_name(entry, ENV_CHANNEL);
 }
 
 /* Index of the edit for the name of entry, or -1. */

@@ -39,24 +39,10 @@ static void close_inherited(void)
 }
 #endif
 
-/* Take a variable our parent set for us out of the environment, so that
- * neither the function nor any child of its sees it. */
-static char *take_env(const char *name)
-{
-	const char *v = getenv(name);
-	char *copy;
-
-	if (!v)
-		return NULL;
-	copy = strdup(v);
-	unsetenv(name);
-	return copy;
-}
-
 int reexec_init(int argc, char *argv[])
 {
 	const char *name = NULL;
-	char *channel;
+	const char *channel;
 	reexec_fn fn = NULL;
 	int flags = 0;
 
@@ -65,13 +51,13 @@ int reexec_init(int argc, char *argv[])
 		name = last_component(argv[0]);
 		fn = registry_lookup(name, &flags);
 	}
-	if (getenv(ENV_CHANNEL)) {
+	channel = getenv(ENV_CHANNEL);
+	if (channel) {
 		/* Started by reexec_start(): prove it, or refuse. */
-		channel = take_env(ENV_CHANNEL);
-		if (!channel)
-			child_refuse(name, "out of memory", ENOMEM, -1);
-		child_accept(channel, name, fn != NULL);
-		free(channel);
+		int fd = parse_fd(channel);
+
+		unsetenv(ENV_CHANNEL);
+		child_accept(fd, name, fn != NULL);
 	} else if (!fn) {
 		/* Not a child of ours: find our binary now, while its files
 		 * are still where the program started from. */

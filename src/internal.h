@@ -41,8 +41,7 @@
 
 /* Channel frames (wire.c). */
 enum frame_type {
-	FRAME_HELLO = 1, /* child: dispatch accepted, the function will run */
-	FRAME_READY,     /* child: reexec_ready() */
+	FRAME_READY = 1, /* child: reexec_ready() */
 	FRAME_BEGIN,     /* either: a data stream of this many bytes follows */
 	FRAME_DATA,      /* either: the next bytes of the stream */
 	FRAME_STATUS,    /* child: the function returned this value */
@@ -88,9 +87,9 @@ struct chan {
 	const unsigned char *in;
 	size_t in_len, in_sent;
 	bool begin_sent;
-	bool hello, ready, has_status;
-	int code;  /* FRAME_STATUS */
-	int err;   /* FRAME_ERROR, or EPROTO for a broken channel */
+	bool ready, has_status;
+	int code; /* FRAME_STATUS */
+	int err;  /* FRAME_ERROR, or EPROTO for a broken channel */
 	struct stream result;
 };
 
@@ -215,7 +214,8 @@ HIDDEN int frame_recv(int fd, struct stream *s, int flags, struct frame *f);
 HIDDEN _Noreturn void child_refuse(const char *name, const char *why, int err,
                                    int fd);
 HIDDEN bool child_secure(void);
-HIDDEN void child_accept(const char *value, const char *name, bool registered);
+/* fd: the channel's number from ENV_CHANNEL, -1 when malformed. */
+HIDDEN void child_accept(int fd, const char *name, bool registered);
 HIDDEN int child_finish(int code);
 
 /* pump.c: moving data between the caller and a running child */

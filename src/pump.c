@@ -97,7 +97,11 @@ static int drain_all(struct reexec_cmd *cmd, struct buf out[3])
 
 static bool done(const struct reexec_cmd *cmd, enum pump_until until)
 {
-	return until == PUMP_READY && (cmd->chan.ready || cmd->chan.fd < 0);
+	if (until == PUMP_READY)
+		return cmd->chan.ready || cmd->chan.fd < 0;
+	/* The function has returned and the child is on its way out: what
+	 * is left is for the reaper, no need to wake up again for it. */
+	return cmd->chan.has_status && cmd->chan.in_sent == cmd->chan.in_len;
 }
 
 enum { SLOT_PIDFD = 3, SLOT_CHAN = 4 };
@@ -119,7 +123,7 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 		nfds_t n = 0;
 		int rc, ready, wait_ms;
 
-		if (done(cmd, until))
+		if (!out && done(cmd, until))
 			return 0;
 		for (int i = 0; out && i < 3; i++) {
 			if (cmd->pipe_fd[i] < 0)

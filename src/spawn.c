@@ -106,8 +106,8 @@ int spawn_now(struct reexec_cmd *cmd)
 #endif
 	if (cmd->parent_death) {
 		(void)snprintf(parent, sizeof(parent), "%s=%d:%d:%ld",
-		               ENV_PARENT, plan.watch_slot, cmd->parent_death_sig,
-		               (long)getpid());
+		               ENV_PARENT, plan.watch_slot,
+		               cmd->parent_death_sig, (long)getpid());
 		extra_env[nextra++] = parent;
 	}
 	(void)snprintf(channel, sizeof(channel), "%s=%d", ENV_CHANNEL,

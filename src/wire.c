@@ -29,7 +29,6 @@ size_t frame_header(unsigned char hdr[FRAME_HDR], enum frame_type type,
 static long body_size(uint32_t type)
 {
 	switch (type) {
-	case FRAME_HELLO:
 	case FRAME_READY:
 		return 0;
 	case FRAME_STATUS:

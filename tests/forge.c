@@ -1,0 +1,119 @@
+/* forge - start a program the way an attacker (or a broken parent) would:
+ * with any argv[0], and with a channel of our own making.
+ *
+ *   forge MODE PROGRAM NAME [ARGS...]
+ *
+ * MODE none: exec PROGRAM with argv[0] NAME, no channel. Otherwise fork;
+ * the child gets descriptor 3 and REEXEC_CHANNEL=3 and execs PROGRAM; the
+ * parent speaks the frame format (an 8-byte header: type, body length)
+ * as MODE says, prints the types of the frames it receives ("1 4:7"
+ * is READY, then STATUS 7), and exits with the child's exit status.
+ *   seqpacket  a unix SOCK_SEQPACKET pair, an empty input: a good parent
+ *   stream     a SOCK_STREAM pair        pipe  a pipe
+ *   truncated  input of 100 bytes announced, 10 sent, then closed
+ *   badtype    a frame of an unknown type
+ *   huge       input of 2 GiB announced */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { BEGIN = 2, DATA = 3 };
+
+static void frame(int fd, uint32_t type, const void *body, uint32_t len)
+{
+	char buf[64];
+
+	memcpy(buf, &type, 4);
+	memcpy(buf + 4, &len, 4);
+	memcpy(buf + 8, body, len);
+	if (send(fd, buf, 8 + len, MSG_NOSIGNAL) < 0)
+		perror("forge: send");
+}
+
+static void begin(int fd, uint64_t total)
+{
+	frame(fd, BEGIN, &total, sizeof(total));
+}
+
+int main(int argc, char *argv[])
+{
+	const char *mode;
+	int sv[2], status;
+	char buf[256];
+	ssize_t n;
+	pid_t pid;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: forge MODE PROGRAM NAME [ARGS...]\n");
+		return 2;
+	}
+	mode = argv[1];
+	if (strcmp(mode, "none") == 0) {
+		execv(argv[2], argv + 3);
+		perror("forge: exec");
+		return 2;
+	}
+	if (strcmp(mode, "pipe") == 0
+	            ? pipe(sv) < 0
+	            : socketpair(AF_UNIX,
+	                         strcmp(mode, "stream") == 0 ? SOCK_STREAM
+	                                                     : SOCK_SEQPACKET,
+	                         0, sv) < 0) {
+		perror("forge: socketpair");
+		return 2;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int child_end = strcmp(mode, "pipe") == 0 ? sv[0] : sv[1];
+
+		dup2(child_end, 3);
+		setenv("REEXEC_CHANNEL", "3", 1);
+		execv(argv[2], argv + 3);
+		_exit(2);
+	}
+	if (strcmp(mode, "pipe") == 0) {
+		close(sv[0]);
+		return waitpid(pid, &status, 0) == pid ? WEXITSTATUS(status)
+		                                       : 2;
+	}
+	close(sv[1]);
+	if (strcmp(mode, "truncated") == 0) {
+		begin(sv[0], 100);
+		frame(sv[0], DATA, "0123456789", 10);
+		shutdown(sv[0], SHUT_WR);
+	} else if (strcmp(mode, "badtype") == 0) {
+		frame(sv[0], 99, "", 0);
+	} else if (strcmp(mode, "huge") == 0) {
+		begin(sv[0], (uint64_t)1 << 31);
+	} else {
+		begin(sv[0], 0);
+	}
+	/* ECONNRESET: the child left our frames unread; what it sent is
+	 * still queued behind that error. */
+	while ((n = recv(sv[0], buf, sizeof(buf), 0)) >= 8 ||
+	       (n < 0 && (errno == ECONNRESET || errno == EINTR))) {
+		uint32_t type;
+		int32_t v;
+
+		if (n < 0)
+			continue;
+		memcpy(&type, buf, 4);
+		printf("%u", type);
+		if (n == 12) {
+			memcpy(&v, buf + 8, 4);
+			printf(":%d", v);
+		}
+		printf(" ");
+	}
+	printf("\n");
+	if (waitpid(pid, &status, 0) != pid)
+		return 2;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

@@ -1,0 +1,649 @@
+/* The channel: who may run a registered function (the spoofs and forgeries
+ * it must refuse), start-up errors as errnos, readiness, input and result
+ * of any size, malformed frames both ways, nesting. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+extern char **environ;
+
+static void expect_fail(int rc, int err)
+{
+	assert_int_equal(rc, -1);
+	assert_int_equal(errno, err);
+	errno = 0;
+}
+
+/* --- functions the children run --- */
+
+/* ready_then_line: ready, then wait for a byte on stdin. */
+static int ready_then_line(int argc, char *argv[])
+{
+	char c;
+
+	(void)argc;
+	(void)argv;
+	if (reexec_ready() < 0 || reexec_ready() < 0)
+		return 1;
+	return read(0, &c, 1) == 1 ? 0 : 2;
+}
+
+static int never_ready(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	for (;;)
+		pause();
+	return 0;
+}
+
+static int no_result(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	return 9;
+}
+
+/* echo_input: the input back as the result. */
+static int echo_input(int argc, char *argv[])
+{
+	const void *in;
+	size_t len;
+
+	(void)argc;
+	(void)argv;
+	if (reexec_input(&in, &len) < 0 || ((const char *)in)[len] != '\0')
+		return 1;
+	if (reexec_set_result(in, len) < 0)
+		return 2;
+	if (reexec_set_result(in, len) == 0 || errno != EALREADY)
+		return 3;
+	return 0;
+}
+
+/* child_api_errors: the child's functions refuse bad arguments, and the
+ * library's variables are gone from the environment. */
+static int child_api_errors(int argc, char *argv[])
+{
+	const void *in;
+	size_t len;
+
+	(void)argc;
+	(void)argv;
+	if (reexec_input(NULL, &len) == 0 || errno != EINVAL ||
+	    reexec_input(&in, NULL) == 0 || errno != EINVAL)
+		return 1;
+	if (reexec_set_result(NULL, 1) == 0 || errno != EINVAL)
+		return 2;
+	if (reexec_set_result("", REEXEC_DATA_MAX + 1) == 0 ||
+	    errno != EMSGSIZE)
+		return 3;
+	if (getenv("REEXEC_CHANNEL") || getenv("REEXEC_PARENT") ||
+	    getenv("REEXEC_CLOSE_FROM"))
+		return 4;
+	return 0;
+}
+
+/* The channel's descriptor, found the way a hostile function could. */
+static int find_channel(void)
+{
+	for (int fd = 3; fd < 64; fd++) {
+		int type;
+		socklen_t len = sizeof(type);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		    type == SOCK_SEQPACKET)
+			return fd;
+	}
+	return -1;
+}
+
+/* raw_frames MODE: send the parent a malformed result stream. */
+static int raw_frames(int argc, char *argv[])
+{
+	int fd = find_channel();
+	unsigned char f[32];
+	uint32_t type, len;
+	uint64_t total = 100;
+
+	if (argc < 2 || fd < 0)
+		return 1;
+	if (strcmp(argv[1], "garbage") == 0)
+		return send(fd, "abc", 3, 0) == 3 ? 0 : 2;
+	if (strcmp(argv[1], "badtype") == 0) {
+		type = 99;
+		len = 0;
+		memcpy(f, &type, 4);
+		memcpy(f + 4, &len, 4);
+		return send(fd, f, 8, 0) == 8 ? 0 : 2;
+	}
+	/* truncated: 100 bytes announced, 10 sent */
+	type = 2;
+	len = 8;
+	memcpy(f, &type, 4);
+	memcpy(f + 4, &len, 4);
+	memcpy(f + 8, &total, 8);
+	if (send(fd, f, 16, 0) != 16)
+		return 2;
+	type = 3;
+	len = 10;
+	memcpy(f, &type, 4);
+	memcpy(f + 4, &len, 4);
+	memcpy(f + 8, "0123456789", 10);
+	return send(fd, f, 18, 0) == 18 ? 0 : 2;
+}
+
+/* nest: input is the depth; the result is "pid:ppid " for this level and
+ * every level below. */
+static int nest(int argc, char *argv[])
+{
+	const void *in;
+	void *below = NULL;
+	size_t len, below_len = 0;
+	char out[256], depth;
+	int status, n;
+
+	(void)argc;
+	(void)argv;
+	if (reexec_input(&in, &len) < 0 || len != 1)
+		return 1;
+	depth = *(const char *)in;
+	if (depth > '1') {
+		char next = (char)(depth - 1);
+
+		if (reexec_call("nest", &next, 1, &below, &below_len, &status) <
+		            0 ||
+		    status != 0)
+			return 2;
+	}
+	n = snprintf(out, sizeof(out), "%d:%d %s", (int)getpid(),
+	             (int)getppid(), below ? (char *)below : "");
+	free(below);
+	return reexec_set_result(out, (size_t)n) < 0 ? 3 : 0;
+}
+
+static int multi_euid(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	printf("euid %d\n", (int)geteuid());
+	return 0;
+}
+
+/* --- running other programs --- */
+
+/* Run argv (argv[0] is the path) with stdout and stderr into one buffer;
+ * return the wait status. */
+static int run_prog(char *const argv[], char *out, size_t size)
+{
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ),
+	                 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	while (len < size - 1 &&
+	       (n = read(p[0], out + len, size - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		assert_true(n > 0);
+		len += (size_t)n;
+	}
+	out[len] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static int exit_of(int status)
+{
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* The path of a program built next to this suite. */
+static const char *beside_self(const char *name)
+{
+	static char path[4200];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 64);
+
+	assert_true(n > 0);
+	path[n] = '\0';
+	strcpy(strrchr(path, '/') + 1, name);
+	return path;
+}
+
+/* This suite's binary by its real path (reexec_self() is /proc/self/exe,
+ * which means another program to any other program). */
+static char *self_path(void)
+{
+	static char path[4200];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	assert_true(n > 0);
+	path[n] = '\0';
+	return path;
+}
+
+/* --- tests --- */
+
+/* exec -a from a shell: the name alone does not run the function. */
+static void spoofed_argv0_refused(void **state)
+{
+	char *argv[] = {"/bin/bash", "-c", "exec -a print_args \"$0\" x",
+	                self_path(), NULL};
+	char out[512];
+
+	(void)state;
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_string_equal(
+	        out, "reexec: not running print_args: not started by this "
+	             "program\n");
+}
+
+/* A channel of someone else's making: a SOCK_SEQPACKET pair made by our
+ * own parent as our own user is the one thing accepted (that is what
+ * reexec_start() makes); other kinds of descriptor are refused. */
+static void forged_channels(void **state)
+{
+	char forge[4200];
+	char *argv[] = {forge,       "seqpacket", self_path(),
+	                "exit_code", "5",         NULL};
+	char out[512];
+
+	(void)state;
+	snprintf(forge, sizeof(forge), "%s", beside_self("forge"));
+	/* Same user, speaking the protocol: runs, and says so. */
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))), 5);
+	assert_string_equal(out, "4:5 \n");
+	argv[1] = "stream";
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "not running exit_code: its channel is "
+	                            "not a channel"));
+	argv[1] = "pipe";
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+}
+
+/* Copy file from to to with mode. */
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	ssize_t n;
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+	assert_int_equal(chmod(to, mode), 0);
+}
+
+/* A setuid-root copy of this suite, run by nobody: spoofed names, forged
+ * channels and multicall entries without REEXEC_ALLOW_SETUID run nothing. */
+static void setuid_copy_refuses_other_user(void **state)
+{
+	char dir[] = "/tmp/reexec-suid.XXXXXX", copy[64], forge[64];
+	char *as_nobody[16] = {"/usr/bin/setpriv", "--reuid=65534",
+	                       "--regid=65534", "--clear-groups", forge};
+	char out[512];
+	const char *skip_reason = NULL;
+
+	(void)state;
+	if (getenv("TEST_SANITIZER"))
+		skip_reason = "sanitizer runtimes refuse setuid binaries";
+	else if (geteuid() != 0)
+		skip_reason = "needs root to make a setuid-root copy";
+	else if (access(as_nobody[0], X_OK) < 0)
+		skip_reason = "no setpriv to run it as another user";
+	if (skip_reason) {
+		print_message("skipped: %s\n", skip_reason);
+		skip();
+	}
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(copy, sizeof(copy), "%s/suite", dir);
+	snprintf(forge, sizeof(forge), "%s/forge", dir);
+	copy_file(self_path(), copy, 04755);
+	copy_file(beside_self("forge"), forge, 0755);
+
+	/* The copy really runs as root for nobody (no nosuid mount). */
+	as_nobody[5] = "none";
+	as_nobody[6] = copy;
+	as_nobody[7] = "multi_euid";
+	as_nobody[8] = NULL;
+	if (exit_of(run_prog(as_nobody, out, sizeof(out))) != 0 ||
+	    strcmp(out, "euid 0\n") != 0) {
+		skip_reason = "the copy does not run setuid here (nosuid?)";
+		goto out;
+	}
+	/* A registered name, spoofed. */
+	as_nobody[7] = "exit_code";
+	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	/* A forged channel: a genuine pair, but made by nobody. */
+	as_nobody[5] = "seqpacket";
+	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "its channel does not lead to its parent"));
+	assert_non_null(strstr(out, "5:13")); /* told why: EACCES */
+	/* Multicall, not allowed setuid. */
+	as_nobody[5] = "none";
+	as_nobody[7] = "multi_exit_code";
+	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "multicall entry in a setuid program"));
+out:
+	unlink(copy);
+	unlink(forge);
+	rmdir(dir);
+	if (skip_reason) {
+		print_message("skipped: %s\n", skip_reason);
+		skip();
+	}
+}
+
+static void multicall_registration(void **state)
+{
+	(void)state;
+	expect_fail(reexec_register_multicall("m", no_result, 0x40), EINVAL);
+	expect_fail(reexec_register_multicall("", no_result, 0), EINVAL);
+	expect_fail(reexec_register_multicall("multi_exit_code", no_result, 0),
+	            EEXIST);
+	expect_fail(reexec_register("multi_exit_code", no_result), EEXIST);
+}
+
+/* The child cannot run the function: the errno says why, the status is
+ * there too. */
+static void startup_errors(void **state)
+{
+	reexec_cmd *cmd = reexec_command("only_in_parent", NULL);
+	int status = -1;
+
+	(void)state;
+	/* Its binary (a copy of ours told not to register it) has no such
+	 * function. */
+	assert_int_equal(reexec_cmd_setenv(cmd, "NO_EXTRA_NAMES", "1"), 0);
+	assert_int_equal(reexec_cmd_stdio_null(cmd, 2), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	expect_fail(reexec_wait_ready(cmd, -1), ENOENT);
+	expect_fail(reexec_wait(cmd, &status), ENOENT);
+	assert_int_equal(exit_of(status), REEXEC_EXIT_REFUSED);
+	status = -1;
+	expect_fail(reexec_wait(cmd, &status), ENOENT);
+	assert_int_equal(exit_of(status), REEXEC_EXIT_REFUSED);
+	reexec_cmd_free(cmd);
+}
+
+/* Input the child cannot take: refused, and its parent told why. */
+static void malformed_input(void **state)
+{
+	char forge[4200];
+	char *argv[] = {forge,       "truncated", self_path(),
+	                "exit_code", "5",         NULL};
+	char out[512];
+
+	(void)state;
+	snprintf(forge, sizeof(forge), "%s", beside_self("forge"));
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "its input did not arrive whole"));
+	assert_non_null(strstr(out, "5:71 ")); /* ERROR EPROTO */
+	argv[1] = "badtype";
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "5:71 "));
+	argv[1] = "huge";
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "5:90 ")); /* EMSGSIZE */
+}
+
+/* A result the parent cannot take: EPROTO from the wait, with the status,
+ * never a hang; no result to take. */
+static void malformed_result(void **state)
+{
+	static const char *const modes[] = {"truncated", "garbage", "badtype"};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		reexec_cmd *cmd = reexec_command("raw_frames", modes[i], NULL);
+		void *data;
+		size_t len;
+		int status = -1;
+
+		expect_fail(reexec_run(cmd, &status), EPROTO);
+		assert_int_equal(exit_of(status), 0);
+		expect_fail(reexec_take_result(cmd, &data, &len), ENODATA);
+		reexec_cmd_free(cmd);
+	}
+}
+
+static void readiness(void **state)
+{
+	reexec_cmd *cmd = reexec_command("ready_then_line", NULL);
+	int status = -1;
+
+	(void)state;
+	interrupts_start();
+	expect_fail(reexec_wait_ready(NULL, 0), EINVAL);
+	expect_fail(reexec_wait_ready(cmd, 0), ECHILD);
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 0), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	assert_int_equal(reexec_wait_ready(cmd, -1), 0);
+	assert_int_equal(reexec_wait_ready(cmd, 0), 0);
+	/* Ready, and still running: it waits for our byte. */
+	expect_fail(reexec_wait_timeout(cmd, 0, &status), ETIMEDOUT);
+	assert_int_equal(write(reexec_pipe(cmd, 0), "x", 1), 1);
+	assert_int_equal(reexec_wait(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 0);
+	reexec_cmd_free(cmd);
+
+	/* Not ready in time: the child runs on. */
+	cmd = reexec_command("never_ready", NULL);
+	assert_int_equal(reexec_start(cmd), 0);
+	expect_fail(reexec_wait_ready(cmd, 0), ETIMEDOUT);
+	expect_fail(reexec_wait_ready(cmd, 30), ETIMEDOUT);
+	assert_int_equal(reexec_signal(cmd, 0), 0);
+	assert_int_equal(reexec_stop(cmd, 1000, &status), 0);
+	assert_int_equal(WTERMSIG(status), SIGTERM);
+	expect_fail(reexec_wait_ready(cmd, 0), ESRCH);
+	reexec_cmd_free(cmd);
+
+	/* Ended first: ESRCH, and the status is still there. */
+	cmd = reexec_command("no_result", NULL);
+	assert_int_equal(reexec_start(cmd), 0);
+	expect_fail(reexec_wait_ready(cmd, -1), ESRCH);
+	assert_int_equal(reexec_wait(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 9);
+	reexec_cmd_free(cmd);
+	assert_true(interrupts_stop() > 0);
+}
+
+/* reexec_call with n bytes in and the same bytes back. */
+static void round_trip(size_t n)
+{
+	unsigned char *in = malloc(n ? n : 1);
+	void *out = NULL;
+	size_t out_len = 0;
+	int status = -1;
+
+	assert_non_null(in);
+	for (size_t i = 0; i < n; i++)
+		in[i] = flood_byte(i);
+	assert_int_equal(
+	        reexec_call("echo_input", in, n, &out, &out_len, &status), 0);
+	assert_int_equal(exit_of(status), 0);
+	assert_non_null(out);
+	assert_int_equal(out_len, n);
+	assert_int_equal(((char *)out)[n], '\0');
+	assert_true(fnv1a(out, n) == fnv1a(in, n));
+	free(out);
+	free(in);
+}
+
+static void round_trips(void **state)
+{
+	size_t big = (size_t)256 << 20;
+
+	(void)state;
+	if (under_valgrind())
+		big = (size_t)16 << 20; /* the same code, in valgrind's time */
+	round_trip(0);
+	round_trip(1);
+	round_trip(65536 - 1);
+	round_trip(65536 + 1);
+	interrupts_start();
+	round_trip((size_t)3 << 20);
+	assert_true(interrupts_stop() > 0);
+	round_trip(big);
+}
+
+static void data_bad_input(void **state)
+{
+	reexec_cmd *cmd = reexec_command("no_result", NULL);
+	const void *in;
+	void *data = NULL;
+	size_t len;
+	int status = -1;
+
+	(void)state;
+	expect_fail(reexec_cmd_set_input(NULL, "", 0), EINVAL);
+	expect_fail(reexec_cmd_set_input(cmd, NULL, 1), EINVAL);
+	expect_fail(reexec_cmd_set_input(cmd, "", REEXEC_DATA_MAX + 1),
+	            EMSGSIZE);
+	assert_int_equal(reexec_cmd_set_input(cmd, NULL, 0), 0);
+	expect_fail(reexec_take_result(cmd, &data, &len), ECHILD);
+	assert_int_equal(reexec_start(cmd), 0);
+	expect_fail(reexec_cmd_set_input(cmd, "x", 1), EBUSY);
+	expect_fail(reexec_take_result(cmd, &data, &len), EBUSY);
+	assert_int_equal(reexec_wait(cmd, &status), 0);
+	expect_fail(reexec_take_result(NULL, &data, &len), EINVAL);
+	expect_fail(reexec_take_result(cmd, NULL, &len), EINVAL);
+	expect_fail(reexec_take_result(cmd, &data, NULL), EINVAL);
+	expect_fail(reexec_take_result(cmd, &data, &len), ENODATA);
+	reexec_cmd_free(cmd);
+
+	/* No result: NULL, and the status. */
+	data = &status;
+	assert_int_equal(
+	        reexec_call("no_result", NULL, 0, &data, &len, &status), 0);
+	assert_null(data);
+	assert_int_equal(len, 0);
+	assert_int_equal(exit_of(status), 9);
+	expect_fail(reexec_call("no_result", NULL, 0, NULL, &len, NULL),
+	            EINVAL);
+	expect_fail(reexec_call("no_such_name", NULL, 0, &data, &len, NULL),
+	            ENOENT);
+
+	/* This process was not started by reexec_start(). */
+	expect_fail(reexec_ready(), ENOTCONN);
+	expect_fail(reexec_input(&in, &len), ENOTCONN);
+	expect_fail(reexec_set_result("x", 1), ENOTCONN);
+
+	cmd = reexec_command("child_api_errors", NULL);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 0);
+	reexec_cmd_free(cmd);
+}
+
+/* Taken twice: the second time there is nothing. */
+static void result_taken_once(void **state)
+{
+	reexec_cmd *cmd = reexec_command("echo_input", NULL);
+	void *data;
+	size_t len;
+	int status;
+
+	(void)state;
+	assert_int_equal(reexec_cmd_set_input(cmd, "abc", 3), 0);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(reexec_take_result(cmd, &data, &len), 0);
+	assert_int_equal(len, 3);
+	assert_string_equal(data, "abc");
+	free(data);
+	expect_fail(reexec_take_result(cmd, &data, &len), ENODATA);
+	reexec_cmd_free(cmd);
+}
+
+/* Three levels, each started by (and checked against) the one above. */
+static void three_levels(void **state)
+{
+	char depth = '3';
+	void *out;
+	size_t len;
+	int status, pid[3], ppid[3];
+
+	(void)state;
+	assert_int_equal(reexec_call("nest", &depth, 1, &out, &len, &status),
+	                 0);
+	assert_int_equal(exit_of(status), 0);
+	assert_int_equal(sscanf(out, "%d:%d %d:%d %d:%d", &pid[0], &ppid[0],
+	                        &pid[1], &ppid[1], &pid[2], &ppid[2]),
+	                 6);
+	free(out);
+	assert_int_equal(ppid[0], getpid());
+	assert_int_equal(ppid[1], pid[0]);
+	assert_int_equal(ppid[2], pid[1]);
+}
+
+int main(int argc, char *argv[])
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(spoofed_argv0_refused),
+	        cmocka_unit_test(forged_channels),
+	        cmocka_unit_test(setuid_copy_refuses_other_user),
+	        cmocka_unit_test(multicall_registration),
+	        cmocka_unit_test(startup_errors),
+	        cmocka_unit_test(malformed_input),
+	        cmocka_unit_test(malformed_result),
+	        cmocka_unit_test(readiness),
+	        cmocka_unit_test(round_trips),
+	        cmocka_unit_test(data_bad_input),
+	        cmocka_unit_test(result_taken_once),
+	        cmocka_unit_test(three_levels),
+	};
+
+	reexec_register("ready_then_line", ready_then_line);
+	reexec_register("never_ready", never_ready);
+	reexec_register("no_result", no_result);
+	reexec_register("echo_input", echo_input);
+	reexec_register("child_api_errors", child_api_errors);
+	reexec_register("raw_frames", raw_frames);
+	reexec_register("nest", nest);
+	reexec_register_multicall("multi_euid", multi_euid,
+	                          REEXEC_ALLOW_SETUID);
+	if (!getenv("NO_EXTRA_NAMES"))
+		reexec_register("only_in_parent", no_result);
+	helpers_init(argc, argv);
+	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);
+}
