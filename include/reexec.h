@@ -18,7 +18,8 @@
  *  - A status is a wait(2) status: inspect it with WIFEXITED(),
  *    WEXITSTATUS(), WIFSIGNALED() and WTERMSIG().
  *  - The library never aborts, exits or prints on its own, except in a
- *    child inside reexec_init(), which exits with the function's value.
+ *    child inside reexec_init(), which exits with the function's value,
+ *    or refuses to run it with one line on stderr (see reexec_init()).
  *  - A stream number is STDIN_FILENO, STDOUT_FILENO or STDERR_FILENO.
  *
  * The child and its parent are joined by a private channel (a unix socket
