@@ -149,10 +149,9 @@ static void take(struct chan *ch, const struct frame *f)
 static void receive(struct chan *ch)
 {
 	struct frame f;
-	int rc;
 
 	while (ch->fd >= 0) {
-		rc = frame_recv(ch->fd, &ch->result, MSG_DONTWAIT, &f);
+		int rc = frame_recv(ch->fd, &ch->result, MSG_DONTWAIT, &f);
 		if (rc > 0) {
 			take(ch, &f);
 			continue;

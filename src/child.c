@@ -38,8 +38,11 @@ static void printable(char *out, size_t size, const char *name)
 {
 	size_t i = 0;
 
-	for (; name && name[i] && i + 1 < size; i++)
-		out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+	for (; name && name[i] && i + 1 < size; i++) {
+		out[i] = '?';
+		if (name[i] >= ' ' && name[i] <= '~')
+			out[i] = name[i];
+	}
 	out[i] = '\0';
 }
 
@@ -74,21 +77,25 @@ bool child_secure(void)
 static long long permitted_caps(pid_t pid)
 {
 	char path[64], line[128];
-	long long caps = -1;
+	unsigned long long caps;
+	long long found = -1;
 	FILE *f;
 
 	if (pid)
-		snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+		(void)snprintf(path, sizeof(path), "/proc/%ld/status",
+		               (long)pid);
 	else
-		snprintf(path, sizeof(path), "/proc/self/status");
+		(void)snprintf(path, sizeof(path), "/proc/self/status");
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapPrm: %llx", &caps) == 1)
+		if (sscanf(line, "CapPrm: %llx", &caps) == 1) {
+			found = (long long)(caps & 0x7fffffffffffffffULL);
 			break;
-	fclose(f);
-	return caps;
+		}
+	(void)fclose(f);
+	return found;
 }
 #endif
 
@@ -130,7 +137,7 @@ static bool has_ended(pid_t pid)
 		return errno == ESRCH;
 #endif
 	/* No pidfds: a zombie says so in its stat line. */
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		n = read(fd, stat, sizeof(stat) - 1);
@@ -157,7 +164,7 @@ static bool peer_is_parent(pid_t pid)
  * when the peer is someone else. */
 static int authenticate(int fd)
 {
-	struct sockaddr_un addr;
+	struct sockaddr_un addr = {0};
 	socklen_t len = sizeof(addr);
 	int type = 0;
 
@@ -213,7 +220,7 @@ static int read_input(int fd)
 	return rc < 0 ? -1 : 0;
 }
 
-void child_accept(int fd, const char *name, bool registered)
+void child_accept(int fd, const char *name)
 {
 	int err;
 
@@ -225,9 +232,10 @@ void child_accept(int fd, const char *name, bool registered)
 	if (err)
 		child_refuse(name, "its channel does not lead to its parent",
 		             err, fd);
-	if (!registered)
-		child_refuse(name, "this program has no function of that name",
-		             ENOENT, fd);
+}
+
+void child_take_input(int fd, const char *name)
+{
 	if (read_input(fd) < 0)
 		child_refuse(name, "its input did not arrive whole",
 		             errno == EMSGSIZE || errno == ENOMEM ? errno

@@ -57,7 +57,13 @@ int reexec_init(int argc, char *argv[])
 		int fd = parse_fd(channel);
 
 		unsetenv(ENV_CHANNEL);
-		child_accept(fd, name, fn != NULL);
+		child_accept(fd, name);
+		if (!fn)
+			child_refuse(name,
+			             "this program has no function of "
+			             "that name",
+			             ENOENT, fd);
+		child_take_input(fd, name);
 	} else if (!fn) {
 		/* Not a child of ours: find our binary now, while its files
 		 * are still where the program started from. */
@@ -78,5 +84,8 @@ int reexec_init(int argc, char *argv[])
 	prctl(PR_SET_NAME, name);
 #endif
 	parent_child_setup();
+	/* fn is set: every path without one returned or refused (and
+	 * child_refuse() does not return). */
+	// cppcheck-suppress nullPointerRedundantCheck
 	exit(child_finish(fn(argc, argv)));
 }

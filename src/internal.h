@@ -214,8 +214,10 @@ HIDDEN int frame_recv(int fd, struct stream *s, int flags, struct frame *f);
 HIDDEN _Noreturn void child_refuse(const char *name, const char *why, int err,
                                    int fd);
 HIDDEN bool child_secure(void);
-/* fd: the channel's number from ENV_CHANNEL, -1 when malformed. */
-HIDDEN void child_accept(int fd, const char *name, bool registered);
+/* Check the channel (fd from ENV_CHANNEL, -1 when malformed), or refuse. */
+HIDDEN void child_accept(int fd, const char *name);
+/* Read the input whole and keep the channel for the function, or refuse. */
+HIDDEN void child_take_input(int fd, const char *name);
 HIDDEN int child_finish(int code);
 
 /* pump.c: moving data between the caller and a running child */

@@ -116,6 +116,7 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 {
 	struct pollfd pfd[5];
 	int slot[5], look = 1;
+	bool pipes = in && out; /* capture's, or none for a plain wait */
 
 	if (cmd->state != CMD_RUNNING)
 		return drain_all(cmd, out);
@@ -123,9 +124,9 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 		nfds_t n = 0;
 		int rc, ready, wait_ms;
 
-		if (!out && done(cmd, until))
+		if (!pipes && done(cmd, until))
 			return 0;
-		for (int i = 0; out && i < 3; i++) {
+		for (int i = 0; pipes && i < 3; i++) {
 			if (cmd->pipe_fd[i] < 0)
 				continue;
 			pfd[n].fd = cmd->pipe_fd[i];
@@ -175,6 +176,8 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 				chan_handle(cmd, pfd[k].revents);
 				continue;
 			}
+			if (!pipes)
+				continue;
 			rc = i == 0 ? feed_write(in, pfd[k].fd)
 			            : buf_read(&out[i], pfd[k].fd);
 			if (rc < 0)
