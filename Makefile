@@ -2,6 +2,7 @@
 #
 #   make                 the libraries and the examples
 #   make check           build and run every test suite and example
+#   make check-forkserver  the suites again, children from the fork server
 #   make check-asan      the same under AddressSanitizer and UBSan
 #   make check-tsan      the same under ThreadSanitizer
 #   make check-valgrind  the suites under valgrind memcheck
@@ -44,7 +45,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: fuzz all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
+.PHONY: fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -97,6 +98,11 @@ all-checks: all $(SUITES) $(BUILD)/tests/static_probe $(BUILD)/tests/forge $(BEN
 $(BUILD)/tests/forge: tests/forge.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# The same suites with every child forked by the fork server.
+check-forkserver: deps
+	@$(MAKE) --no-print-directory all-checks
+	@TEST_FORKSERVER=1 sh tests/run.sh $(BUILD) $(RUNNER)
 
 check-asan:
 	@TEST_SANITIZER=asan $(MAKE) --no-print-directory check BUILD=build-asan \

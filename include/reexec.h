@@ -800,6 +800,71 @@ REEXEC_API int reexec_input(const void **data, size_t *len);
  */
 REEXEC_API int reexec_set_result(const void *data, size_t len);
 
+/* The fork server. */
+
+/* Flag for reexec_forkserver_start(): every command uses the server
+ * unless reexec_cmd_forkserver(cmd, 0) says otherwise. */
+#define REEXEC_FORKSERVER_ALL 0x1
+
+/**
+ * reexec_forkserver_start - start the fork server, unless it runs.
+ *
+ * The server is one more copy of this program, started once through the
+ * ordinary exec path (and checked like any child), single-threaded and
+ * small. Commands sent to it (reexec_cmd_forkserver(), or all of them
+ * with REEXEC_FORKSERVER_ALL) get their child by a fork of the server
+ * instead of an exec, which costs a fraction of it and does not grow with
+ * the caller's size; the child is set up exactly as an exec'd one
+ * (argv, environment, directory, descriptors, process group, a clean
+ * signal mask, the channel) and runs the registered function. It is the
+ * server's child, not the caller's: the server reaps it and sends the
+ * wait status over the child's channel, and the caller tracks it with a
+ * pidfd, so waits, timeouts, signals and stops behave as for any
+ * command. A host that reaps children itself does not take these.
+ * Differences: the parent-death signal fires when the server ends (which
+ * it does with this process); sealed commands (reexec_cmd_seal()) and
+ * systems without pidfds use the exec path.
+ *
+ * Without this call the server starts on the first command that asks for
+ * it. It ends with this process, or with reexec_forkserver_stop(). When it
+ * has died (killed, say), the start that finds out fails with ECONNRESET
+ * and the next one starts a new server. Thread-safe: starts from many
+ * threads are queued at the server, one request at a time.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  flags has an unknown bit.
+ *   EPERM   reexec_init() has not run.
+ *   or an error of reexec_start().
+ */
+REEXEC_API int reexec_forkserver_start(int flags);
+
+/**
+ * reexec_forkserver_stop - end the fork server (SIGKILL, reaped) and the
+ * REEXEC_FORKSERVER_ALL default. Children it started run on, but their
+ * status is lost (ECHILD). Thread-safe. Returns 0.
+ */
+REEXEC_API int reexec_forkserver_stop(void);
+
+/**
+ * reexec_forkserver_pid - the fork server's process id, or -1 with errno
+ * ESRCH when none runs for this process. Thread-safe.
+ */
+REEXEC_API pid_t reexec_forkserver_pid(void);
+
+/**
+ * reexec_cmd_forkserver - on 1: start this command's child through the
+ * fork server (started as needed); 0: through exec, whatever the default.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EINVAL  cmd is NULL, or on is neither 0 nor 1.
+ *   EBUSY   the command has already been started.
+ * reexec_start() of such a command fails, besides its usual errors, with
+ *   ECONNRESET  the server had died; the next start starts a new one.
+ *   E2BIG   more than 250 descriptors, or over 64 MiB of arguments and
+ *           environment, for one request.
+ */
+REEXEC_API int reexec_cmd_forkserver(reexec_cmd *cmd, int on);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,19 +112,23 @@ static void close_chan(struct chan *ch)
 	ch->fd = -1;
 }
 
-/* The channel is broken beyond use: remember why, and close it, so that
- * a child still writing gets EPIPE instead of blocking forever. */
+/* The channel is broken beyond use: remember why. What comes after is
+ * read and dropped (so a child still writing cannot block), except the
+ * fork server's word on how the child ended. */
 static void broken(struct chan *ch, int err)
 {
 	if (!ch->err)
 		ch->err = err;
-	close_chan(ch);
+	ch->broken = true;
 }
 
-static void take(struct chan *ch, const struct frame *f)
+static void take(struct reexec_cmd *cmd, const struct frame *f)
 {
+	struct chan *ch = &cmd->chan;
 	int v;
 
+	if (ch->broken && f->type != FRAME_EXIT)
+		return;
 	switch (f->type) {
 	case FRAME_READY:
 		ch->ready = true;
@@ -137,6 +141,14 @@ static void take(struct chan *ch, const struct frame *f)
 		v = frame_int(f);
 		broken(ch, v > 0 && v < 4096 ? v : EPROTO);
 		break;
+	case FRAME_EXIT:
+		/* Only the fork server can say so, and only once the child
+		 * has ended: a child cannot end its own wait early. */
+		if (cmd->via_server && pidfd_ended(cmd->pidfd)) {
+			ch->exit_status = frame_int(f);
+			ch->has_exit = true;
+		}
+		break;
 	case FRAME_BEGIN:
 	case FRAME_DATA:
 		if (stream_feed(&ch->result, f) < 0)
@@ -146,14 +158,15 @@ static void take(struct chan *ch, const struct frame *f)
 }
 
 /* Take every frame there is now; close the channel at its end. */
-static void receive(struct chan *ch)
+static void receive(struct reexec_cmd *cmd)
 {
+	struct chan *ch = &cmd->chan;
 	struct frame f;
 
 	while (ch->fd >= 0) {
 		int rc = frame_recv(ch->fd, &ch->result, MSG_DONTWAIT, &f);
 		if (rc > 0) {
-			take(ch, &f);
+			take(cmd, &f);
 			continue;
 		}
 		if (rc < 0 && errno == EAGAIN)
@@ -180,13 +193,13 @@ void chan_handle(struct reexec_cmd *cmd, short revents)
 	if (revents & POLLOUT)
 		send_input(&cmd->chan);
 	if (revents & (POLLIN | POLLHUP | POLLERR))
-		receive(&cmd->chan);
+		receive(cmd);
 }
 
 /* The child has exited: take what it left, and close. */
 void chan_drain(struct reexec_cmd *cmd)
 {
-	receive(&cmd->chan);
+	receive(cmd);
 	close_chan(&cmd->chan);
 }
 

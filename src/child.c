@@ -246,6 +246,13 @@ void child_take_input(int fd, const char *name)
 	chan_fd = fd;
 }
 
+void child_forget_channel(void)
+{
+	chan_fd = -1;
+	stream_free(&input);
+	result_sent = false;
+}
+
 int child_finish(int code)
 {
 	int32_t v = code;

@@ -11,8 +11,6 @@
 
 reexec_cmd *reexec_commandv(const char *name, char *const args[])
 {
-	struct reexec_cmd *cmd;
-	size_t nargs = 0;
 	int flags;
 
 	if (!name) {
@@ -27,6 +25,15 @@ reexec_cmd *reexec_commandv(const char *name, char *const args[])
 		errno = ENOENT;
 		return NULL;
 	}
+	return cmd_create(name, args);
+}
+
+/* A new command for name, unchecked (the library's own use it too). */
+struct reexec_cmd *cmd_create(const char *name, char *const args[])
+{
+	struct reexec_cmd *cmd;
+	size_t nargs = 0;
+
 	while (args && args[nargs])
 		nargs++;
 	cmd = calloc(1, sizeof(*cmd));
@@ -37,6 +44,7 @@ reexec_cmd *reexec_commandv(const char *name, char *const args[])
 	cmd->pid = -1;
 	cmd->pidfd = -1;
 	cmd->chan.fd = -1;
+	cmd->forkserver = -1;
 	cmd->stop_grace_ms = -1;
 	cmd->argv = calloc(nargs + 2, sizeof(*cmd->argv));
 	if (!cmd->argv)

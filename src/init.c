@@ -58,6 +58,14 @@ int reexec_init(int argc, char *argv[])
 
 		unsetenv(ENV_CHANNEL);
 		child_accept(fd, name);
+#ifdef __linux__
+		if (name && strcmp(name, SERVER_NAME) == 0) {
+			child_take_input(fd, name);
+			prctl(PR_SET_NAME, name);
+			parent_child_setup();
+			forkserver_main(fd);
+		}
+#endif
 		if (!fn)
 			child_refuse(name,
 			             "this program has no function of "

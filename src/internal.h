@@ -46,6 +46,7 @@ enum frame_type {
 	FRAME_DATA,      /* either: the next bytes of the stream */
 	FRAME_STATUS,    /* child: the function returned this value */
 	FRAME_ERROR,     /* child: refused to run, this errno says why */
+	FRAME_EXIT,      /* fork server: the child ended with this status */
 };
 #define FRAME_HDR 8
 #define FRAME_CHUNK 65536
@@ -87,9 +88,11 @@ struct chan {
 	const unsigned char *in;
 	size_t in_len, in_sent;
 	bool begin_sent;
-	bool ready, has_status;
-	int code; /* FRAME_STATUS */
-	int err;  /* FRAME_ERROR, or EPROTO for a broken channel */
+	bool ready, has_status, has_exit;
+	bool broken;     /* malformed: frames are dropped from now on */
+	int exit_status; /* FRAME_EXIT's wait status */
+	int code;        /* FRAME_STATUS */
+	int err;         /* FRAME_ERROR, or EPROTO for a broken channel */
 	struct stream result;
 };
 
@@ -138,6 +141,8 @@ struct reexec_cmd {
 	int stop_grace_ms; /* < 0: the default */
 	bool parent_death; /* reexec_cmd_parent_death() was called */
 	bool sealed;       /* run from the sealed copy (seal.c) */
+	int forkserver;    /* -1: the default, 0: exec, 1: the fork server */
+	bool via_server;   /* started by the fork server: not our child */
 	int parent_death_sig;
 	struct chan chan;
 	int wait_err; /* reexec_wait's errno, once reaped (0: none) */
@@ -147,6 +152,7 @@ struct reexec_cmd {
 
 /* command.c */
 HIDDEN int cmd_settable(const struct reexec_cmd *cmd, bool args_ok);
+HIDDEN struct reexec_cmd *cmd_create(const char *name, char *const args[]);
 
 /* registry.c */
 #define REG_MULTICALL 0x100
@@ -210,6 +216,13 @@ HIDDEN int frame_send(int fd, enum frame_type type, const void *body,
                       size_t len, int flags);
 HIDDEN int frame_recv(int fd, struct stream *s, int flags, struct frame *f);
 
+/* forkserver.c; the server runs under this name, which no one can
+ * register ("reexec-" is reserved). */
+#define SERVER_NAME "reexec-forkserver"
+HIDDEN bool forkserver_wanted(const struct reexec_cmd *cmd);
+HIDDEN int spawn_via_server(struct reexec_cmd *cmd);
+HIDDEN _Noreturn void forkserver_main(int sock);
+
 /* child.c: the child's side */
 HIDDEN _Noreturn void child_refuse(const char *name, const char *why, int err,
                                    int fd);
@@ -219,6 +232,8 @@ HIDDEN void child_accept(int fd, const char *name);
 /* Read the input whole and keep the channel for the function, or refuse. */
 HIDDEN void child_take_input(int fd, const char *name);
 HIDDEN int child_finish(int code);
+/* In a child forked by the fork server: the server's channel is not ours. */
+HIDDEN void child_forget_channel(void);
 
 /* pump.c: moving data between the caller and a running child */
 struct buf {
@@ -238,6 +253,8 @@ HIDDEN int drain_pipes(struct reexec_cmd *cmd, struct buf out[3]);
 /* process.c */
 HIDDEN void child_started(struct reexec_cmd *cmd, pid_t pid);
 HIDDEN bool child_exited(struct reexec_cmd *cmd);
+HIDDEN bool pidfd_ended(int pidfd);
+HIDDEN bool pidfds_available(void);
 HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
 HIDDEN int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status);
 HIDDEN void cmd_release_process(struct reexec_cmd *cmd);

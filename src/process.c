@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,12 +49,28 @@ static int pidfd_signal(int pidfd, int sig)
 #endif
 }
 
+/* Does this kernel (or the tool we run under) give pidfds? */
+bool pidfds_available(void)
+{
+	static atomic_int known; /* 0: not asked yet, 1: yes, 2: no */
+
+	if (atomic_load(&known) == 0) {
+		int fd = open_pidfd(getpid());
+
+		atomic_store(&known, fd >= 0 ? 1 : 2);
+		close_keep_errno(fd);
+	}
+	return atomic_load(&known) == 1;
+}
+
 void child_started(struct reexec_cmd *cmd, pid_t pid)
 {
 	cmd->pid = pid;
 	cmd->state = CMD_RUNNING;
 	cmd->pidfd = open_pidfd(pid); /* close-on-exec, always */
-	if (cmd->pidfd < 0 && errno == ESRCH) {
+	/* (The fork server's children are its own: it sends their status
+	 * over the channel, gone or not.) */
+	if (cmd->pidfd < 0 && errno == ESRCH && !cmd->via_server) {
 		/* Gone and reaped already, by a host that reaps children
 		 * itself: the pid may be anyone's now. What it said on the
 		 * channel is all there is. */
@@ -76,12 +93,23 @@ static int status_of(const siginfo_t *si)
 	}
 }
 
+/* Has the process behind pidfd ended? True when there is no pidfd to
+ * tell. */
+bool pidfd_ended(int pidfd)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+	return pidfd < 0 || poll(&p, 1, 0) == 1;
+}
+
 /* Has the child exited (it stays unreaped)? Also true once it has been
  * reaped by someone else. */
 bool child_exited(struct reexec_cmd *cmd)
 {
 	siginfo_t si = {0};
 
+	if (cmd->via_server && cmd->pidfd < 0)
+		return cmd->chan.has_exit || cmd->chan.fd < 0;
 	if (cmd->pidfd >= 0) {
 		struct pollfd p = {.fd = cmd->pidfd, .events = POLLIN};
 
@@ -99,6 +127,12 @@ static int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 	long long deadline = deadline_after(timeout_ms);
 	struct timespec pause = {0, 1000000};
 
+	if (cmd->via_server && cmd->pidfd < 0) {
+		if (pump(cmd, NULL, NULL, deadline, PUMP_END) != 1)
+			return 0;
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	if (cmd->pidfd >= 0) {
 		struct pollfd p = {.fd = cmd->pidfd, .events = POLLIN};
 		int n;
@@ -131,6 +165,32 @@ static int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 	}
 }
 
+/* The fork server's child: its status comes over the channel. */
+static int wait_relayed(struct reexec_cmd *cmd, int *status)
+{
+	int rc;
+
+	do
+		rc = pump(cmd, NULL, NULL, -1, PUMP_END);
+	while (rc < 0 && errno == EINTR);
+	cmd->state = CMD_REAPED;
+	if (cmd->chan.has_exit)
+		cmd->status = cmd->chan.exit_status;
+	else
+		cmd->lost = true; /* the server died first */
+	if (chan_conclude(cmd, cmd->lost ? -1 : 0) < 0 && cmd->lost) {
+		errno = ECHILD;
+		return -1;
+	}
+	if (status)
+		*status = cmd->status;
+	if (cmd->wait_err) {
+		errno = cmd->wait_err;
+		return -1;
+	}
+	return 0;
+}
+
 /* Block until the child ends; reap it and keep its status. Fails with
  * ECHILD when someone else reaped it, or with the error its channel
  * reports (the status is stored then, see need_wait()). */
@@ -139,6 +199,8 @@ int wait_child(struct reexec_cmd *cmd, int *status)
 	siginfo_t si = {0};
 	int rc;
 
+	if (cmd->via_server)
+		return wait_relayed(cmd, status);
 	do
 		rc = cmd->pidfd >= 0
 		             ? waitid((idtype_t)P_PIDFD, (id_t)cmd->pidfd, &si,

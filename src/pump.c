@@ -99,6 +99,8 @@ static bool done(const struct reexec_cmd *cmd, enum pump_until until)
 {
 	if (until == PUMP_READY)
 		return cmd->chan.ready || cmd->chan.fd < 0;
+	if (cmd->via_server)
+		return cmd->chan.has_exit;
 	/* The function has returned and the child is on its way out: what
 	 * is left is for the reaper, no need to wake up again for it. */
 	return cmd->chan.has_status && cmd->chan.in_sent == cmd->chan.in_len;
@@ -140,7 +142,9 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 		}
 		if (n == 0)
 			return 0;
-		if (cmd->pidfd >= 0) {
+		/* The fork server's child has ended when the server says so,
+		 * with its status. */
+		if (cmd->pidfd >= 0 && !cmd->via_server) {
 			pfd[n].fd = cmd->pidfd;
 			pfd[n].events = POLLIN;
 			slot[n++] = SLOT_PIDFD;
@@ -174,6 +178,8 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 				return drain_all(cmd, out);
 			if (i == SLOT_CHAN) {
 				chan_handle(cmd, pfd[k].revents);
+				if (cmd->via_server && cmd->chan.has_exit)
+					return drain_all(cmd, out);
 				continue;
 			}
 			if (!pipes)

@@ -47,7 +47,8 @@ static int name_valid(const char *name)
 	if (!name)
 		return 0;
 	len = strnlen(name, REEXEC_NAME_MAX + 1);
-	return len > 0 && len <= REEXEC_NAME_MAX && !memchr(name, '/', len);
+	return len > 0 && len <= REEXEC_NAME_MAX && !memchr(name, '/', len) &&
+	       strncmp(name, "reexec-", 7) != 0;
 }
 
 static int add(const char *name, reexec_fn fn, int flags)

@@ -69,10 +69,13 @@ static int set_actions(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 #endif
 }
 
-/* Commands whose child must die with this process are spawned from the
- * library's own long-lived thread (see parent.c). */
+/* Commands for the fork server go there (forkserver.c); those whose
+ * child must die with this process are spawned from the library's own
+ * long-lived thread (see parent.c). */
 int spawn_child(struct reexec_cmd *cmd)
 {
+	if (forkserver_wanted(cmd))
+		return spawn_via_server(cmd);
 	if (cmd->parent_death && cmd->parent_death_sig)
 		return spawn_from_spawner(cmd);
 	return spawn_now(cmd);

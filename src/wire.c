@@ -33,6 +33,7 @@ static long body_size(uint32_t type)
 		return 0;
 	case FRAME_STATUS:
 	case FRAME_ERROR:
+	case FRAME_EXIT:
 		return 4;
 	case FRAME_BEGIN:
 		return 8;

@@ -260,6 +260,13 @@ void helpers_init(int argc, char *argv[])
 		exit(99);
 	}
 	reexec_init(argc, argv);
+	/* make check-forkserver: the same suites, every child forked by
+	 * the fork server. */
+	if (getenv("TEST_FORKSERVER") &&
+	    reexec_forkserver_start(REEXEC_FORKSERVER_ALL) < 0) {
+		perror("reexec_forkserver_start");
+		exit(99);
+	}
 }
 
 unsigned char flood_byte(size_t i)
@@ -301,9 +308,88 @@ int count_fds(void)
 	return n - 1; /* the directory's own */
 }
 
+/* The children of process pid (all its threads'), from /proc; -1 when
+ * the kernel does not list them. Counts those other than skip. */
+static int count_children(pid_t pid, pid_t skip)
+{
+	char path[320], buf[4096];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children",
+		         (int)pid, e->d_name);
+		f = fopen(path, "re");
+		if (!f) {
+			n = -1;
+			break;
+		}
+		while (fscanf(f, "%4095s", buf) == 1)
+			if (atoi(buf) != skip)
+				n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+void reap_orphans(void)
+{
+	pid_t server = reexec_forkserver_pid();
+	char path[320], buf[64];
+	struct dirent *e;
+	DIR *d;
+
+	if (server < 0) {
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+		return;
+	}
+	/* Not waitpid(-1): the server would never end. */
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)getpid());
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children",
+		         (int)getpid(), e->d_name);
+		f = fopen(path, "re");
+		while (f && fscanf(f, "%63s", buf) == 1)
+			if (atoi(buf) != server)
+				waitpid(atoi(buf), NULL, 0);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
+int using_forkserver(void)
+{
+	return reexec_forkserver_pid() >= 0;
+}
+
 int no_children(void)
 {
-	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+	pid_t server = reexec_forkserver_pid();
+	int n;
+
+	if (server < 0)
+		return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+	/* With the fork server: it is our one child, and it has none. */
+	n = count_children(getpid(), server);
+	return n == 0 && count_children(server, 0) == 0;
 }
 
 #ifndef HELPERS_NO_CMOCKA

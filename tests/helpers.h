@@ -21,9 +21,17 @@ uint64_t fnv1a(const void *p, size_t n);
  * reported there; it also runs one thread at a time, very slowly. */
 int under_valgrind(void);
 
+/* True when the children come from the fork server (make
+ * check-forkserver). */
+int using_forkserver(void);
+
+/* Reap every child of ours but the fork server, waiting for each. */
+void reap_orphans(void);
+
 /* Number of open descriptors of this process. */
 int count_fds(void);
-/* True when this process has no child left, zombie or running. */
+/* True when this process has no child left, zombie or running (with the
+ * fork server: none but the server, and the server none). */
 int no_children(void);
 
 /* Interrupt this process with SIGALRM every millisecond (TEST_TIMER_US

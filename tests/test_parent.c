@@ -129,8 +129,7 @@ static const char *run_middle(const char *middle)
 	int status;
 
 	out = run_and_read(middle, &status);
-	while (waitpid(-1, NULL, 0) > 0)
-		;
+	reap_orphans();
 	return out;
 }
 

@@ -1,0 +1,810 @@
+/* The fork server: children at the cost of a fork, without forking the
+ * caller.
+ *
+ * An exec is most of a spawn's cost. A fork is cheap when the process
+ * forked is small and has one thread, and the one process guaranteed to be
+ * both is a fresh copy of ourselves. So the server is such a copy, started
+ * through the ordinary exec path (and so checked like any child); for each
+ * request it forks a child that runs the registered function exactly as a
+ * re-executed child would: the same argv, environment, working directory,
+ * descriptors (passed over the server's channel with SCM_RIGHTS), process
+ * group, signal state and channel.
+ *
+ * The child is the server's child, not the caller's: the server reaps it
+ * and sends its wait status to the caller over the child's own channel
+ * (FRAME_EXIT). A child made with clone(CLONE_PARENT) would be the
+ * caller's own, but the C library's idea of its thread would then be the
+ * server's (glibc and musl keep the thread id in user memory and update it
+ * only in their own fork), which a function that takes a lock or raises a
+ * signal can trip over. The caller tracks the child with a pidfd, which
+ * works for any process: signals, timeouts and stop behave as for its own
+ * children; only the status arrives by message instead of by waitid().
+ *
+ * The server holds no threads, runs no code of the program's but its
+ * registered functions (in its children), reads requests only from the
+ * process that started it (its channel is checked like any child's), and
+ * ends with that process (parent-death signal, and end-of-file on its
+ * channel). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#endif
+
+#include "internal.h"
+
+extern char **environ;
+
+/* Descriptors one request may carry (the kernel's SCM_MAX_FD is 253). */
+#define REQ_MAX_FDS 250
+/* The request body's largest size: arguments and environment. */
+#define REQ_MAX_BODY (64u << 20)
+
+/* --- the request: a header, descriptors, a body of numbers and strings */
+
+struct req_hdr {
+	uint32_t nfds;
+	uint32_t body_len;
+};
+
+struct reply {
+	int32_t err;
+	int32_t pid;
+};
+
+struct wbuf {
+	char *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct wbuf *b, const void *p, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->cap - b->len < n) {
+		size_t want = b->cap ? b->cap : 4096;
+		char *grown;
+
+		while (want - b->len < n)
+			want *= 2;
+		grown = realloc(b->data, want);
+		if (!grown) {
+			b->failed = true;
+			return;
+		}
+		b->data = grown;
+		b->cap = want;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void put_int(struct wbuf *b, int v)
+{
+	int32_t x = v;
+
+	put(b, &x, sizeof(x));
+}
+
+static void put_strv(struct wbuf *b, char *const v[])
+{
+	int n = 0;
+
+	while (v && v[n])
+		n++;
+	put_int(b, n);
+	for (int i = 0; i < n; i++)
+		put(b, v[i], strlen(v[i]) + 1);
+}
+
+struct rbuf {
+	char *p, *end;
+	bool bad;
+};
+
+static int get_int(struct rbuf *r)
+{
+	int32_t x = 0;
+
+	if (r->end - r->p < (ptrdiff_t)sizeof(x)) {
+		r->bad = true;
+		return 0;
+	}
+	memcpy(&x, r->p, sizeof(x));
+	r->p += sizeof(x);
+	return x;
+}
+
+static char *get_str(struct rbuf *r)
+{
+	char *s = r->p, *nul;
+
+	nul = r->bad ? NULL : memchr(s, '\0', (size_t)(r->end - s));
+	if (!nul) {
+		r->bad = true;
+		return NULL;
+	}
+	r->p = nul + 1;
+	return s;
+}
+
+/* A NULL-terminated vector of the strings that follow (malloc'd array,
+ * strings in the buffer). */
+static char **get_strv(struct rbuf *r)
+{
+	int n = get_int(r);
+	char **v;
+
+	if (r->bad || n < 0 || n > (r->end - r->p)) {
+		r->bad = true;
+		return NULL;
+	}
+	v = calloc((size_t)n + 1, sizeof(*v));
+	if (!v) {
+		r->bad = true;
+		return NULL;
+	}
+	for (int i = 0; i < n && !r->bad; i++)
+		v[i] = get_str(r);
+	if (r->bad) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* --- the caller's side ---------------------------------------------- */
+
+static pthread_mutex_t server_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reexec_cmd *server; /* the running server, or NULL */
+static pid_t server_owner;        /* the process that started it */
+static atomic_bool by_default;
+
+/* A forked copy of the caller holds copies of the server's descriptors
+ * but is not its parent: forget them without a signal. */
+static void forget_server(void)
+{
+	close_keep_errno(server->chan.fd);
+	close_keep_errno(server->pidfd);
+	server->pidfd = -1;
+	server->chan.fd = -1;
+	server->state = CMD_REAPED;
+	server->lost = true;
+	reexec_cmd_free(server);
+	server = NULL;
+}
+
+static void end_server(void)
+{
+	if (server_owner != getpid()) {
+		forget_server();
+		return;
+	}
+	reexec_cmd_free(server); /* SIGKILL and reap */
+	server = NULL;
+}
+
+/* Start the server unless it runs. Call with server_lock. */
+static int server_up(void)
+{
+	struct reexec_cmd *cmd;
+
+	if (server && server_owner != getpid())
+		forget_server();
+	if (server)
+		return 0;
+	cmd = cmd_create(SERVER_NAME, NULL);
+	if (!cmd)
+		return -1;
+	cmd->forkserver = 0;
+	/* It ends with this process, whichever thread started it. */
+	if (reexec_cmd_parent_death(cmd, SIGKILL) < 0 || spawn_child(cmd) < 0) {
+		int err = errno;
+
+		reexec_cmd_free(cmd);
+		errno = err;
+		return -1;
+	}
+	server = cmd;
+	server_owner = getpid();
+	return 0;
+}
+
+int reexec_forkserver_start(int flags)
+{
+	int rc;
+
+	if (flags & ~REEXEC_FORKSERVER_ALL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!init_done()) {
+		errno = EPERM;
+		return -1;
+	}
+	pthread_mutex_lock(&server_lock);
+	rc = server_up();
+	pthread_mutex_unlock(&server_lock);
+	if (rc == 0 && (flags & REEXEC_FORKSERVER_ALL))
+		atomic_store(&by_default, true);
+	return rc;
+}
+
+int reexec_forkserver_stop(void)
+{
+	pthread_mutex_lock(&server_lock);
+	atomic_store(&by_default, false);
+	if (server)
+		end_server();
+	pthread_mutex_unlock(&server_lock);
+	return 0;
+}
+
+pid_t reexec_forkserver_pid(void)
+{
+	pid_t pid = -1;
+
+	pthread_mutex_lock(&server_lock);
+	if (server && server_owner == getpid())
+		pid = server->pid;
+	pthread_mutex_unlock(&server_lock);
+	if (pid < 0)
+		errno = ESRCH;
+	return pid;
+}
+
+int reexec_cmd_forkserver(reexec_cmd *cmd, int on)
+{
+	if (cmd_settable(cmd, on == 0 || on == 1) < 0)
+		return -1;
+	cmd->forkserver = on;
+	return 0;
+}
+
+bool forkserver_wanted(const struct reexec_cmd *cmd)
+{
+	/* Sealed children run from the sealed copy, by exec; without
+	 * pidfds a child that is not ours could not be tracked safely. */
+	if (cmd->sealed || !pidfds_available())
+		return false;
+	return cmd->forkserver > 0 ||
+	       (cmd->forkserver < 0 && atomic_load(&by_default));
+}
+
+/* Send the request and read the reply. Call with server_lock. */
+static int ask(const struct wbuf *body, const int *fds, int nfds, pid_t *pid)
+{
+	int sock = server->chan.fd;
+	struct req_hdr hdr = {(uint32_t)nfds, (uint32_t)body->len};
+	size_t first = body->len < FRAME_CHUNK ? body->len : FRAME_CHUNK;
+	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {body->data, first}};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * REQ_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	struct reply rep;
+	ssize_t n;
+
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = u.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	for (size_t off = first; n >= 0 && off < body->len;) {
+		size_t k = body->len - off < FRAME_CHUNK ? body->len - off
+		                                         : FRAME_CHUNK;
+
+		n = send(sock, body->data + off, k, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		off += k;
+	}
+	if (n < 0)
+		goto gone;
+	do
+		n = recv(sock, &rep, sizeof(rep), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(rep))
+		goto gone;
+	if (rep.err) {
+		errno = rep.err;
+		return -1;
+	}
+	*pid = rep.pid;
+	return 0;
+gone:
+	/* Killed, crashed: say so; the next start makes a new one. */
+	end_server();
+	errno = ECONNRESET;
+	return -1;
+}
+
+/* Would execve() refuse these with E2BIG? Linux: no string over 32 pages,
+ * all of them with their pointers within ARG_MAX. */
+static bool too_big(char *const argv[], char *const envp[])
+{
+	long max = sysconf(_SC_ARG_MAX);
+	size_t total = 0;
+
+	for (int k = 0; k < 2; k++)
+		for (char *const *v = k ? envp : argv; v && *v; v++) {
+			size_t n = strlen(*v) + 1;
+
+			if (n > (size_t)32 * 4096)
+				return true;
+			total += n + sizeof(char *);
+		}
+	return max > 0 && total > (size_t)max;
+}
+
+/* The request for cmd: which passed descriptor goes to each child slot,
+ * how to set up the child, its arguments and environment. */
+static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
+                 char *const envp[], struct wbuf *body, int *fds, int *nfds)
+{
+	*nfds = 0;
+	put_int(body, plan->nfd);
+	for (int i = 0; i < plan->nfd; i++) {
+		int src = plan->src[i];
+
+		/* Inherited stdio is the caller's as it is now. */
+		if (src < 0 && i < 3 && fcntl(i, F_GETFD) >= 0)
+			src = i;
+		if (src >= 0 && *nfds == REQ_MAX_FDS) {
+			errno = E2BIG;
+			return -1;
+		}
+		put_int(body, src >= 0 ? *nfds : -1);
+		if (src >= 0)
+			fds[(*nfds)++] = src;
+	}
+	put_int(body, plan->chan_slot);
+	put_int(body, (int)cmd->pgroup);
+	put_int(body, (int)cmd->pgid);
+	put(body, cmd->dir ? "1" : "0", 1);
+	put(body, cmd->dir ? cmd->dir : "",
+	    cmd->dir ? strlen(cmd->dir) + 1 : 1);
+	/* The limits an exec would apply, so that both paths agree. */
+	if (too_big(cmd->argv, envp)) {
+		errno = E2BIG;
+		return -1;
+	}
+	put_strv(body, cmd->argv);
+	put_strv(body, envp);
+	if (body->failed || body->len > REQ_MAX_BODY) {
+		errno = body->failed ? ENOMEM : E2BIG;
+		return -1;
+	}
+	return 0;
+}
+
+int spawn_via_server(struct reexec_cmd *cmd)
+{
+	char parent[sizeof(ENV_PARENT) + 48];
+	char *extra_env[2] = {NULL};
+	int fds[REQ_MAX_FDS];
+	struct wbuf body = {0};
+	struct fd_plan plan;
+	char **envp = NULL;
+	pid_t pid = -1;
+	int nfds, rc = -1;
+
+	pthread_mutex_lock(&server_lock);
+	if (server_up() < 0)
+		goto out_unlock;
+	if (fd_plan_make(cmd, &plan) < 0)
+		goto out_unlock;
+	if (cmd->parent_death)
+		/* The child's parent is the server, which ends with us. */
+		(void)snprintf(parent, sizeof(parent), "%s=%d:%d:%ld",
+		               ENV_PARENT, plan.watch_slot,
+		               cmd->parent_death_sig, (long)server->pid);
+	extra_env[0] = cmd->parent_death ? parent : NULL;
+	envp = env_build(cmd, extra_env);
+	if (!envp)
+		errno = ENOMEM;
+	else if (build(cmd, &plan, envp, &body, fds, &nfds) == 0)
+		rc = ask(&body, fds, nfds, &pid);
+	free(body.data);
+	free(envp);
+	fd_plan_release(&plan, rc == 0);
+	if (rc == 0) {
+		for (int i = 0; i < 3; i++)
+			cmd->pipe_fd[i] = plan.parent_end[i];
+		cmd->chan.fd = plan.chan_end;
+		cmd->via_server = true;
+	}
+out_unlock:
+	pthread_mutex_unlock(&server_lock);
+	if (rc < 0)
+		return -1;
+	child_started(cmd, pid);
+	chan_started(cmd);
+	return 0;
+}
+
+/* --- the server's side ---------------------------------------------- */
+
+/* A request, parsed: pointers into its body. */
+struct request {
+	int nfd;       /* the child's descriptors 0 .. nfd - 1 */
+	int *slot;     /* for each, the index of the passed fd, or -1 */
+	int chan_slot; /* which one is its channel */
+	int pgroup, pgid;
+	char *dir; /* NULL: stay */
+	char **argv, **envp;
+};
+
+static void request_free(struct request *q)
+{
+	free(q->slot);
+	free(q->argv);
+	free(q->envp);
+}
+
+/* 0, or -1 when the body is malformed. */
+static int parse_request(char *body, size_t len, int nfds, struct request *q)
+{
+	struct rbuf r = {body, body + len, false};
+	bool has_dir;
+
+	*q = (struct request){0};
+	q->nfd = get_int(&r);
+	if (r.bad || q->nfd < 3 || q->nfd > REQ_MAX_FDS + 3)
+		return -1;
+	q->slot = calloc((size_t)q->nfd, sizeof(*q->slot));
+	if (!q->slot)
+		return -1;
+	for (int i = 0; i < q->nfd; i++) {
+		q->slot[i] = get_int(&r);
+		if (q->slot[i] < -1 || q->slot[i] >= nfds)
+			r.bad = true;
+	}
+	q->chan_slot = get_int(&r);
+	q->pgroup = get_int(&r);
+	q->pgid = get_int(&r);
+	has_dir = !r.bad && r.p < r.end && *r.p++ == '1';
+	q->dir = get_str(&r);
+	if (!has_dir)
+		q->dir = NULL;
+	q->argv = get_strv(&r);
+	q->envp = get_strv(&r);
+	if (r.bad || !q->argv || !q->argv[0] || q->chan_slot < 3 ||
+	    q->chan_slot >= q->nfd || q->slot[q->chan_slot] < 0) {
+		request_free(q);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read one request: its descriptors and body. 1, 0 at end-of-file, -1
+ * when malformed (the descriptors that came are closed). */
+static int read_request(int sock, char **body, size_t *len, int *fds, int *nfds)
+{
+	struct req_hdr hdr;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * REQ_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	char *data = malloc(FRAME_CHUNK);
+	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {data, FRAME_CHUNK}};
+	struct msghdr msg = {.msg_iov = iov,
+	                     .msg_iovlen = 2,
+	                     .msg_control = u.buf,
+	                     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	size_t have;
+	ssize_t n;
+
+	*nfds = 0;
+	if (!data)
+		return -1;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		free(data);
+		return n == 0 ? 0 : -1;
+	}
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) /
+			              sizeof(int));
+
+			if (*nfds + k > REQ_MAX_FDS)
+				k = REQ_MAX_FDS - *nfds;
+			memcpy(fds + *nfds, CMSG_DATA(c),
+			       sizeof(int) * (size_t)k);
+			*nfds += k;
+		}
+	if ((size_t)n < sizeof(hdr) || (msg.msg_flags & MSG_CTRUNC) ||
+	    hdr.nfds != (uint32_t)*nfds || hdr.body_len > REQ_MAX_BODY)
+		goto bad;
+	have = (size_t)n - sizeof(hdr);
+	if (have > hdr.body_len)
+		goto bad;
+	if (hdr.body_len > FRAME_CHUNK) {
+		char *grown = realloc(data, hdr.body_len);
+
+		if (!grown)
+			goto bad;
+		data = grown;
+	}
+	while (have < hdr.body_len) {
+		n = recv(sock, data + have, hdr.body_len - have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto bad;
+		have += (size_t)n;
+	}
+	*body = data;
+	*len = have;
+	return 1;
+bad:
+	free(data);
+	for (int i = 0; i < *nfds; i++)
+		close(fds[i]);
+	*nfds = 0;
+	return -1;
+}
+
+/* In the forked child: report err to the server and end. */
+static _Noreturn void child_fail(int report, int err)
+{
+	int32_t v = err;
+
+	if (write(report, &v, sizeof(v)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* In the forked child: set up as the request says, then run the
+ * function, as reexec_init() would in a re-executed child. */
+static _Noreturn void become_child(const struct request *q, int *fds, int nfds,
+                                   int report)
+{
+	int nfd = q->nfd, argc = 0;
+	sigset_t none;
+	reexec_fn fn;
+	int flags;
+
+	if (q->pgroup == PGROUP_SET && setpgid(0, q->pgid) < 0)
+		child_fail(report, errno);
+	if (q->pgroup == PGROUP_SESSION && setsid() < 0)
+		child_fail(report, errno);
+	if (q->dir && chdir(q->dir) < 0)
+		child_fail(report, errno);
+
+	/* Every source above the slots first, then each down to its slot
+	 * (as io.c arranges for the exec path); the report pipe above them
+	 * all, until the end. */
+	report = fcntl(report, F_DUPFD_CLOEXEC, nfd);
+	if (report < 0)
+		_exit(127);
+	for (int i = 0; i < nfds; i++) {
+		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, nfd);
+		if (fds[i] < 0)
+			child_fail(report, errno);
+	}
+	for (int i = 0; i < nfd; i++) {
+		if (q->slot[i] < 0)
+			close(i);
+		else if (dup2(fds[q->slot[i]], i) < 0)
+			child_fail(report, errno);
+	}
+	for (int fd = nfd; fd < report; fd++)
+		close(fd);
+	close_from(report + 1);
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	environ = q->envp;
+	close(report); /* set up: the server replies now */
+
+	fn = registry_lookup(q->argv[0], &flags);
+	child_forget_channel();
+	if (!fn)
+		child_refuse(q->argv[0],
+		             "this program has no function of that name",
+		             ENOENT, q->chan_slot);
+	child_take_input(q->chan_slot, q->argv[0]);
+#ifdef __linux__
+	prctl(PR_SET_NAME, q->argv[0]);
+#endif
+	parent_child_setup();
+	while (q->argv[argc])
+		argc++;
+	exit(child_finish(fn(argc, q->argv)));
+}
+
+/* Children that run, and those whose status could not be sent yet. */
+struct kid {
+	pid_t pid;
+	int chan; /* our copy of its channel: FRAME_EXIT goes there */
+	bool ended;
+	int status;
+};
+
+static struct kid *kids;
+static size_t nkids, kids_cap;
+
+static void add_kid(pid_t pid, int chan)
+{
+	if (nkids == kids_cap) {
+		size_t want = kids_cap ? kids_cap * 2 : 16;
+		struct kid *grown = realloc(kids, want * sizeof(*kids));
+
+		if (!grown) {
+			close(chan); /* its status cannot be told: ECHILD */
+			return;
+		}
+		kids = grown;
+		kids_cap = want;
+	}
+	kids[nkids++] = (struct kid){pid, chan, false, 0};
+}
+
+/* Try to send an ended kid's status; drop it once sent or unsendable. */
+static bool tell(size_t i)
+{
+	int32_t v = kids[i].status;
+
+	if (frame_send(kids[i].chan, FRAME_EXIT, &v, sizeof(v), MSG_DONTWAIT) <
+	            0 &&
+	    errno == EAGAIN)
+		return false; /* its channel is full: when there is room */
+	close(kids[i].chan);
+	kids[i] = kids[--nkids];
+	return true;
+}
+
+/* Reap every child that ended and tell its caller. */
+static void reap_kids(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (size_t i = 0; i < nkids; i++)
+			if (kids[i].pid == pid) {
+				kids[i].ended = true;
+				kids[i].status = status;
+				tell(i);
+				break;
+			}
+}
+
+/* Fork a child for one request; reply with its pid or an errno. */
+static void serve(int sock, char *body, size_t len, int *fds, int nfds)
+{
+	struct reply rep = {0, 0};
+	struct request q;
+	int report[2];
+	int32_t err = 0;
+	pid_t pid;
+
+	if (parse_request(body, len, nfds, &q) < 0) {
+		rep.err = EPROTO;
+		goto reply;
+	}
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		rep.err = errno;
+		goto reply_free;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(report[0]);
+		close(sock);
+		become_child(&q, fds, nfds, report[1]);
+	}
+	close(report[1]);
+	if (pid < 0) {
+		rep.err = errno;
+		close(report[0]);
+		goto reply_free;
+	}
+	/* End-of-file once the child is set up; an errno if it failed. */
+	while (read(report[0], &err, sizeof(err)) < 0 && errno == EINTR)
+		;
+	close(report[0]);
+	if (err) {
+		rep.err = err;
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto reply_free;
+	}
+	rep.pid = pid;
+	add_kid(pid, fcntl(fds[q.slot[q.chan_slot]], F_DUPFD_CLOEXEC, 0));
+reply_free:
+	request_free(&q);
+reply:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
+}
+
+_Noreturn void forkserver_main(int sock)
+{
+	int fds[REQ_MAX_FDS];
+	struct pollfd *p = NULL;
+	sigset_t chld;
+	int sfd;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		_exit(1);
+	for (;;) {
+		struct pollfd *grown = realloc(p, (nkids + 2) * sizeof(*p));
+		size_t np = 2;
+		char *body;
+		size_t len;
+		int nfds, rc;
+
+		if (!grown)
+			_exit(1);
+		p = grown;
+		p[0] = (struct pollfd){.fd = sock, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		for (size_t i = 0; i < nkids; i++)
+			if (kids[i].ended)
+				p[np++] = (struct pollfd){.fd = kids[i].chan,
+				                          .events = POLLOUT};
+		if (poll(p, (nfds_t)np, -1) < 0)
+			continue;
+		for (size_t k = 2; k < np; k++)
+			for (size_t i = 0; p[k].revents && i < nkids; i++)
+				if (kids[i].chan == p[k].fd && kids[i].ended) {
+					tell(i);
+					break;
+				}
+		if (p[1].revents) {
+			struct signalfd_siginfo info;
+
+			while (read(sfd, &info, sizeof(info)) > 0)
+				;
+			reap_kids();
+		}
+		if (!p[0].revents)
+			continue;
+		rc = read_request(sock, &body, &len, fds, &nfds);
+		if (rc == 0)
+			_exit(0); /* our caller is gone */
+		if (rc < 0) {
+			struct reply rep = {EPROTO, 0};
+
+			(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
+			continue;
+		}
+		serve(sock, body, len, fds, nfds);
+		free(body);
+	}
+}
