@@ -574,58 +574,73 @@ bad:
 	return -1;
 }
 
-/* In the forked child: report err to the server and end. */
-static _Noreturn void child_fail(int report, int err)
+/* In the forked child: report err and end. To the server while it
+ * waits for the set-up (report >= 0), else to the caller, whose wait
+ * fails with it, over the channel. */
+static _Noreturn void child_fail(int report, int chan, int err)
 {
 	int32_t v = err;
 
-	if (write(report, &v, sizeof(v)) < 0)
-		_exit(127);
+	if (report >= 0) {
+		if (write(report, &v, sizeof(v)) < 0)
+			_exit(127);
+	} else {
+		(void)frame_send(chan, FRAME_ERROR, &v, sizeof(v), 0);
+	}
 	_exit(127);
 }
 
 /* In the forked child: set up as the request says, then run the
  * function, as reexec_init() would in a re-executed child. */
 static _Noreturn void become_child(const struct request *q, int *fds, int nfds,
-                                   int report)
+                                   int dir, int report)
 {
-	int nfd = q->nfd, argc = 0;
+	int nfd = q->nfd, argc = 0, chan = fds[q->slot[q->chan_slot]];
 	sigset_t none;
 	reexec_fn fn;
 	int flags;
 
+	/* (The server sets the group too, so that it is set before the
+	 * caller hears of us; both calls agree.) */
 	if (q->pgroup == PGROUP_SET && setpgid(0, q->pgid) < 0)
-		child_fail(report, errno);
+		child_fail(report, chan, errno);
 	if (q->pgroup == PGROUP_SESSION && setsid() < 0)
-		child_fail(report, errno);
-	if (q->dir && chdir(q->dir) < 0)
-		child_fail(report, errno);
+		child_fail(report, chan, errno);
+	if (dir >= 0 && fchdir(dir) < 0)
+		child_fail(report, chan, errno);
 
 	/* Every source above the slots first, then each down to its slot
 	 * (as io.c arranges for the exec path); the report pipe above them
 	 * all, until the end. */
-	report = fcntl(report, F_DUPFD_CLOEXEC, nfd);
-	if (report < 0)
-		_exit(127);
+	if (report >= 0) {
+		report = fcntl(report, F_DUPFD_CLOEXEC, nfd);
+		if (report < 0)
+			_exit(127);
+	}
 	for (int i = 0; i < nfds; i++) {
 		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, nfd);
 		if (fds[i] < 0)
-			child_fail(report, errno);
+			child_fail(report, chan, errno);
 	}
+	chan = fds[q->slot[q->chan_slot]];
 	for (int i = 0; i < nfd; i++) {
 		if (q->slot[i] < 0)
 			close(i);
 		else if (dup2(fds[q->slot[i]], i) < 0)
-			child_fail(report, errno);
+			child_fail(report, chan, errno);
 	}
-	for (int fd = nfd; fd < report; fd++)
-		close(fd);
-	close_from(report + 1);
+	if (report >= 0) {
+		for (int fd = nfd; fd < report; fd++)
+			close(fd);
+		close_from(report + 1);
+		close(report); /* set up: the server replies now */
+	} else {
+		close_from(nfd);
+	}
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	environ = q->envp;
-	close(report); /* set up: the server replies now */
 
 	fn = registry_lookup(q->argv[0], &flags);
 	child_forget_channel();
@@ -705,7 +720,7 @@ static void serve(int sock, char *body, size_t len, int *fds, int nfds)
 {
 	struct reply rep = {0, 0};
 	struct request q;
-	int report[2];
+	int report[2] = {-1, -1}, dir = -1;
 	int32_t err = 0;
 	pid_t pid;
 
@@ -713,28 +728,42 @@ static void serve(int sock, char *body, size_t len, int *fds, int nfds)
 		rep.err = EPROTO;
 		goto reply;
 	}
-	if (pipe2(report, O_CLOEXEC) < 0) {
+	/* What could fail in the child is tried here, so that the caller's
+	 * start fails as it would with exec. Only a new session is made by
+	 * the child alone: for that one, wait until it is done. */
+	if (q.dir) {
+		dir = open(q.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0) {
+			rep.err = errno;
+			goto reply_free;
+		}
+	}
+	if (q.pgroup == PGROUP_SESSION && pipe2(report, O_CLOEXEC) < 0) {
 		rep.err = errno;
 		goto reply_free;
 	}
 	pid = fork();
 	if (pid == 0) {
-		close(report[0]);
+		close_keep_errno(report[0]);
 		close(sock);
-		become_child(&q, fds, nfds, report[1]);
+		become_child(&q, fds, nfds, dir, report[1]);
 	}
-	close(report[1]);
+	close_keep_errno(report[1]);
 	if (pid < 0) {
 		rep.err = errno;
-		close(report[0]);
+		close_keep_errno(report[0]);
 		goto reply_free;
 	}
+	if (q.pgroup == PGROUP_SET && setpgid(pid, q.pgid) < 0)
+		err = errno;
 	/* End-of-file once the child is set up; an errno if it failed. */
-	while (read(report[0], &err, sizeof(err)) < 0 && errno == EINTR)
+	while (report[0] >= 0 && read(report[0], &err, sizeof(err)) < 0 &&
+	       errno == EINTR)
 		;
-	close(report[0]);
+	close_keep_errno(report[0]);
 	if (err) {
 		rep.err = err;
+		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		goto reply_free;
@@ -742,6 +771,7 @@ static void serve(int sock, char *body, size_t len, int *fds, int nfds)
 	rep.pid = pid;
 	add_kid(pid, fcntl(fds[q.slot[q.chan_slot]], F_DUPFD_CLOEXEC, 0));
 reply_free:
+	close_keep_errno(dir);
 	request_free(&q);
 reply:
 	for (int i = 0; i < nfds; i++)

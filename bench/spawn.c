@@ -1,0 +1,243 @@
+/*
+ * spawn - the four ways to run a function of this program in a child,
+ * side by side, as the parent grows and as threads are added.
+ *
+ * A round trip starts a child that runs a function returning at once and
+ * waits for it:
+ *   raw       posix_spawn of /proc/self/exe (a multicall entry), waitpid
+ *   exec      reexec_command + reexec_run + reexec_cmd_free (exec path)
+ *   server    the same through the fork server
+ *   fork+exec fork, execv of /proc/self/exe, waitpid
+ * For each parent size (resident memory touched before measuring) and
+ * number of spawning threads, the four alternate batch by batch (raw,
+ * exec, server, fork+exec, raw, ...); in a batch every thread does BATCH
+ * round trips of the same kind. Prints a markdown table per setting:
+ * median and 99th percentile round trip, round trips per second (all
+ * threads together), and the ratio of medians to raw.
+ *
+ *   spawn [rounds]      (default 15 rounds of 10 per thread)
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <reexec.h>
+
+extern char **environ;
+
+#define BATCH 10
+#define MAX_THREADS 2
+
+static int noop(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	return 0;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int raw_round(void)
+{
+	char *argv[] = {"noop", NULL};
+	pid_t pid;
+	int status;
+
+	if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ))
+		return -1;
+	return waitpid(pid, &status, 0) == pid && status == 0 ? 0 : -1;
+}
+
+static int lib_round(int server)
+{
+	reexec_cmd *cmd = reexec_command("noop", NULL);
+	int status = -1, rc;
+
+	if (!cmd || reexec_cmd_forkserver(cmd, server) < 0)
+		return -1;
+	rc = reexec_run(cmd, &status);
+	reexec_cmd_free(cmd);
+	return rc == 0 && status == 0 ? 0 : -1;
+}
+
+static int exec_round(void)
+{
+	return lib_round(0);
+}
+
+static int server_round(void)
+{
+	return lib_round(1);
+}
+
+static int forkexec_round(void)
+{
+	char *argv[] = {"noop", NULL};
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	return waitpid(pid, &status, 0) == pid && status == 0 ? 0 : -1;
+}
+
+struct impl {
+	const char *name;
+	int (*round)(void);
+	double *us; /* every round trip's time */
+	size_t n;
+	double busy_us; /* wall time of all batches */
+};
+
+struct job {
+	struct impl *impl;
+	double us[BATCH];
+	int failed;
+};
+
+static void *run_batch(void *arg)
+{
+	struct job *job = arg;
+
+	for (int i = 0; i < BATCH; i++) {
+		double t0 = now_us();
+
+		if (job->impl->round() < 0)
+			job->failed = 1;
+		job->us[i] = now_us() - t0;
+	}
+	return NULL;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int measure(struct impl *impls, int nimpl, int threads, int rounds)
+{
+	for (int k = 0; k < nimpl; k++) {
+		impls[k].n = 0;
+		impls[k].busy_us = 0;
+		impls[k].us = malloc(sizeof(double) * BATCH * MAX_THREADS *
+		                     (size_t)rounds);
+	}
+	for (int r = -1; r < rounds; r++) /* round -1 warms up */
+		for (int k = 0; k < nimpl; k++) {
+			struct job jobs[MAX_THREADS] = {{0}};
+			pthread_t th[MAX_THREADS];
+			double t0 = now_us();
+
+			for (int t = 0; t < threads; t++) {
+				jobs[t].impl = &impls[k];
+				pthread_create(&th[t], NULL, run_batch,
+				               &jobs[t]);
+			}
+			for (int t = 0; t < threads; t++) {
+				pthread_join(th[t], NULL);
+				if (jobs[t].failed) {
+					fprintf(stderr, "%s failed\n",
+					        impls[k].name);
+					return -1;
+				}
+			}
+			if (r < 0)
+				continue;
+			impls[k].busy_us += now_us() - t0;
+			for (int t = 0; t < threads; t++)
+				for (int i = 0; i < BATCH; i++)
+					impls[k].us[impls[k].n++] =
+					        jobs[t].us[i];
+		}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct impl impls[] = {
+	        {"raw posix_spawn", raw_round, NULL, 0, 0},
+	        {"exec path", exec_round, NULL, 0, 0},
+	        {"fork server", server_round, NULL, 0, 0},
+	        {"fork+exec", forkexec_round, NULL, 0, 0},
+	};
+	const int nimpl = (int)(sizeof(impls) / sizeof(impls[0]));
+	const int gib[] = {0, 1, 4};
+	int rounds = argc > 1 ? atoi(argv[1]) : 15;
+	size_t mapped = 0;
+	char *mem = NULL;
+
+	reexec_register_multicall("noop", noop, 0);
+	reexec_init(argc, argv);
+	if (rounds < 2)
+		rounds = 2;
+	if (reexec_forkserver_start(0) < 0) {
+		perror("reexec_forkserver_start");
+		return 1;
+	}
+	for (size_t g = 0; g < sizeof(gib) / sizeof(gib[0]); g++) {
+		size_t want = (size_t)gib[g] << 30;
+
+		/* Grow the parent: resident, private, touched. */
+		if (want > mapped) {
+			char *more = mmap(NULL, want - mapped,
+			                  PROT_READ | PROT_WRITE,
+			                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (more == MAP_FAILED) {
+				perror("mmap");
+				return 1;
+			}
+			memset(more, 1, want - mapped);
+			mem = more;
+			mapped = want;
+		}
+		for (int threads = 1; threads <= MAX_THREADS; threads++) {
+			if (measure(impls, nimpl, threads, rounds) < 0)
+				return 1;
+			printf("\nparent RSS %d GiB, %d spawning thread%s, %d "
+			       "round trips each:\n\n",
+			       gib[g], threads, threads > 1 ? "s" : "",
+			       (int)impls[0].n);
+			printf("| | median µs | p99 µs | round trips/s | "
+			       "ratio |\n|---|---:|---:|---:|---:|\n");
+			double raw = 0;
+			for (int k = 0; k < nimpl; k++) {
+				struct impl *m = &impls[k];
+				double med;
+
+				qsort(m->us, m->n, sizeof(double), cmp);
+				med = m->us[m->n / 2];
+				if (k == 0)
+					raw = med;
+				printf("| %s | %.0f | %.0f | %.0f | %.3f |\n",
+				       m->name, med, m->us[m->n * 99 / 100],
+				       (double)m->n / m->busy_us * 1e6,
+				       med / raw);
+				free(m->us);
+			}
+			fflush(stdout);
+		}
+	}
+	(void)mem;
+	reexec_forkserver_stop();
+	return 0;
+}

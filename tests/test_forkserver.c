@@ -1,0 +1,285 @@
+/* The fork server itself: who its children belong to, its single thread,
+ * the per-command choice, a dead server found and replaced, a server that
+ * ends with its parent, and many threads asking at once. (Every other
+ * suite runs through it too: make check-forkserver.) */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+#define BOUND_MS 10000
+
+static void expect_fail(int rc, int err)
+{
+	assert_int_equal(rc, -1);
+	assert_int_equal(errno, err);
+	errno = 0;
+}
+
+/* ppid: the parent's pid as the result, and the thread count. */
+static int ppid(int argc, char *argv[])
+{
+	char out[64];
+	int n;
+
+	(void)argc;
+	(void)argv;
+	n = snprintf(out, sizeof(out), "%d", (int)getppid());
+	return reexec_set_result(out, (size_t)n) < 0;
+}
+
+/* Run ppid through cmd; return the pid it reports. */
+static int parent_of(reexec_cmd *cmd)
+{
+	void *out;
+	size_t len;
+	int status, pid;
+
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(reexec_take_result(cmd, &out, &len), 0);
+	pid = atoi(out);
+	free(out);
+	reexec_cmd_free(cmd);
+	return pid;
+}
+
+/* The threads of process pid, from /proc. */
+static int threads_of(pid_t pid)
+{
+	char path[64], line[128];
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static void per_command_choice(void **state)
+{
+	reexec_cmd *cmd;
+	pid_t server;
+
+	(void)state;
+	expect_fail(reexec_forkserver_start(0x10), EINVAL);
+	assert_int_equal(reexec_forkserver_start(0), 0);
+	server = reexec_forkserver_pid();
+	assert_true(server > 0);
+	assert_int_equal(threads_of(server), 1);
+
+	/* Not the default: only when asked. */
+	cmd = reexec_command("ppid", NULL);
+	assert_int_equal(parent_of(cmd), getpid());
+	cmd = reexec_command("ppid", NULL);
+	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
+	assert_int_equal(parent_of(cmd), server);
+
+	/* The default, and a command that opts out. */
+	assert_int_equal(reexec_forkserver_start(REEXEC_FORKSERVER_ALL), 0);
+	assert_int_equal(reexec_forkserver_pid(), server);
+	cmd = reexec_command("ppid", NULL);
+	assert_int_equal(parent_of(cmd), server);
+	cmd = reexec_command("ppid", NULL);
+	assert_int_equal(reexec_cmd_forkserver(cmd, 0), 0);
+	assert_int_equal(parent_of(cmd), getpid());
+
+	cmd = reexec_command("ppid", NULL);
+	expect_fail(reexec_cmd_forkserver(NULL, 1), EINVAL);
+	expect_fail(reexec_cmd_forkserver(cmd, 2), EINVAL);
+	assert_int_equal(reexec_start(cmd), 0);
+	expect_fail(reexec_cmd_forkserver(cmd, 0), EBUSY);
+	reexec_cmd_free(cmd);
+	assert_int_equal(threads_of(server), 1);
+
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	expect_fail(reexec_forkserver_pid(), ESRCH);
+	assert_true(no_children());
+}
+
+/* A killed server: the start that finds out says so, the next one has a
+ * new server. */
+static void dead_server_replaced(void **state)
+{
+	reexec_cmd *cmd;
+	pid_t server;
+	int status;
+
+	(void)state;
+	assert_int_equal(reexec_forkserver_start(0), 0);
+	server = reexec_forkserver_pid();
+	assert_int_equal(kill(server, SIGKILL), 0);
+	cmd = reexec_command("ppid", NULL);
+	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
+	expect_fail(reexec_start(cmd), ECONNRESET);
+	reexec_cmd_free(cmd);
+	/* (The dead one was reaped.) */
+	assert_int_equal(waitpid(server, &status, WNOHANG), -1);
+
+	cmd = reexec_command("ppid", NULL);
+	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
+	server = parent_of(cmd);
+	assert_int_equal(server, reexec_forkserver_pid());
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	assert_true(no_children());
+}
+
+/* starter: start a fork server, print its pid, and end without a word. */
+static int starter(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	if (reexec_forkserver_start(0) < 0)
+		return 1;
+	printf("%d\n", (int)reexec_forkserver_pid());
+	fflush(stdout);
+	_exit(0);
+}
+
+static void dies_with_parent(void **state)
+{
+	reexec_cmd *cmd = reexec_command("starter", NULL);
+	struct pollfd p = {.events = POLLIN};
+	size_t len;
+	int status;
+	char *out;
+	pid_t server;
+
+	(void)state;
+	out = capture_stdout(cmd, &len, &status);
+	assert_int_equal(status, 0);
+	server = atoi(out);
+	free(out);
+	reexec_cmd_free(cmd);
+	assert_true(server > 0);
+	/* It is ours as subreaper now; it must end by itself. */
+	p.fd = (int)syscall(SYS_pidfd_open, server, 0);
+	assert_true(p.fd >= 0);
+	assert_int_equal(poll(&p, 1, BOUND_MS), 1);
+	close(p.fd);
+	assert_int_equal(waitpid(server, &status, 0), server);
+}
+
+/* No one can register the server's name; started by name with a channel
+ * that is not a genuine one, it refuses like any child. */
+static void not_by_name(void **state)
+{
+	char self[4200], forge[4200], cmdline[9000];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int status;
+
+	(void)state;
+	assert_true(n > 0);
+	self[n] = '\0';
+	snprintf(forge, sizeof(forge), "%s", self);
+	strcpy(strrchr(forge, '/') + 1, "forge");
+	expect_fail(reexec_register("reexec-forkserver", ppid), EINVAL);
+	expect_fail(reexec_register("reexec-anything", ppid), EINVAL);
+	snprintf(cmdline, sizeof(cmdline),
+	         "'%s' pipe '%s' reexec-forkserver 2>/dev/null", forge, self);
+	status = system(cmdline);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), REEXEC_EXIT_REFUSED);
+}
+
+#define THREADS 8
+#define CALLS 40
+
+static void *caller(void *arg)
+{
+	long bad = 0;
+
+	(void)arg;
+	for (int i = 0; i < CALLS; i++) {
+		char in[32];
+		void *out = NULL;
+		size_t len;
+		int status = -1;
+		int n = snprintf(in, sizeof(in), "%lx-%d", (long)pthread_self(),
+		                 i);
+
+		if (reexec_call("echo", in, (size_t)n, &out, &len, &status) <
+		            0 ||
+		    status != 0 || len != (size_t)n || memcmp(out, in, len))
+			bad++;
+		free(out);
+	}
+	return (void *)bad;
+}
+
+static void many_threads(void **state)
+{
+	pthread_t th[THREADS];
+	pid_t server;
+
+	(void)state;
+	assert_int_equal(reexec_forkserver_start(REEXEC_FORKSERVER_ALL), 0);
+	server = reexec_forkserver_pid();
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, caller, NULL), 0);
+	for (int i = 0; i < THREADS; i++) {
+		void *bad;
+
+		assert_int_equal(pthread_join(th[i], &bad), 0);
+		assert_null(bad);
+	}
+	assert_int_equal(reexec_forkserver_pid(), server);
+	assert_int_equal(threads_of(server), 1);
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	assert_true(no_children());
+}
+
+static int echo(int argc, char *argv[])
+{
+	const void *in;
+	size_t len;
+
+	(void)argc;
+	(void)argv;
+	return reexec_input(&in, &len) < 0 || reexec_set_result(in, len) < 0;
+}
+
+int main(int argc, char *argv[])
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(per_command_choice),
+	        cmocka_unit_test(dead_server_replaced),
+	        cmocka_unit_test(dies_with_parent),
+	        cmocka_unit_test(not_by_name),
+	        cmocka_unit_test(many_threads),
+	};
+
+	reexec_register("ppid", ppid);
+	reexec_register("starter", starter);
+	reexec_register("echo", echo);
+	helpers_init(argc, argv);
+	if (under_valgrind()) {
+		/* valgrind has no pidfds: the server is not used there. */
+		printf("[  PASSED  ] 0 test(s).\n");
+		return 0;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	reexec_forkserver_stop(); /* (check-forkserver started one) */
+	return cmocka_run_group_tests_name("forkserver", tests, NULL, NULL);
+}
