@@ -85,11 +85,12 @@ static int server_round(void)
 
 static int forkexec_round(void)
 {
-	char *argv[] = {"noop", NULL};
 	pid_t pid = fork();
 	int status;
 
 	if (pid == 0) {
+		char *argv[] = {"noop", NULL};
+
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}

@@ -574,69 +574,44 @@ bad:
 	return -1;
 }
 
-/* In the forked child: report err and end. To the server while it
- * waits for the set-up (report >= 0), else to the caller, whose wait
- * fails with it, over the channel. */
-static _Noreturn void child_fail(int report, int chan, int err)
+/* In the child: report err to the caller, whose wait fails with it, over
+ * the channel, and end. */
+static _Noreturn void child_fail(int chan, int err)
 {
 	int32_t v = err;
 
-	if (report >= 0) {
-		if (write(report, &v, sizeof(v)) < 0)
-			_exit(127);
-	} else {
-		(void)frame_send(chan, FRAME_ERROR, &v, sizeof(v), 0);
-	}
+	(void)frame_send(chan, FRAME_ERROR, &v, sizeof(v), 0);
 	_exit(127);
 }
 
-/* In the forked child: set up as the request says, then run the
- * function, as reexec_init() would in a re-executed child. */
+/* In the child, once the caller has its pid: put the descriptors in
+ * place and run the function, as reexec_init() would in a re-executed
+ * child. */
 static _Noreturn void become_child(const struct request *q, int *fds, int nfds,
-                                   int dir, int report)
+                                   int dir)
 {
 	int nfd = q->nfd, argc = 0, chan = fds[q->slot[q->chan_slot]];
 	sigset_t none;
 	reexec_fn fn;
 	int flags;
 
-	/* (The server sets the group too, so that it is set before the
-	 * caller hears of us; both calls agree.) */
-	if (q->pgroup == PGROUP_SET && setpgid(0, q->pgid) < 0)
-		child_fail(report, chan, errno);
-	if (q->pgroup == PGROUP_SESSION && setsid() < 0)
-		child_fail(report, chan, errno);
 	if (dir >= 0 && fchdir(dir) < 0)
-		child_fail(report, chan, errno);
-
-	/* Every source above the slots first, then each down to its slot
-	 * (as io.c arranges for the exec path); the report pipe above them
-	 * all, until the end. */
-	if (report >= 0) {
-		report = fcntl(report, F_DUPFD_CLOEXEC, nfd);
-		if (report < 0)
-			_exit(127);
-	}
+		child_fail(chan, errno);
+	/* Every source above the slots first, then each down to its slot,
+	 * as io.c arranges for the exec path. */
 	for (int i = 0; i < nfds; i++) {
 		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, nfd);
 		if (fds[i] < 0)
-			child_fail(report, chan, errno);
+			child_fail(chan, errno);
 	}
 	chan = fds[q->slot[q->chan_slot]];
 	for (int i = 0; i < nfd; i++) {
 		if (q->slot[i] < 0)
 			close(i);
 		else if (dup2(fds[q->slot[i]], i) < 0)
-			child_fail(report, chan, errno);
+			child_fail(chan, errno);
 	}
-	if (report >= 0) {
-		for (int fd = nfd; fd < report; fd++)
-			close(fd);
-		close_from(report + 1);
-		close(report); /* set up: the server replies now */
-	} else {
-		close_from(nfd);
-	}
+	close_from(nfd);
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -699,13 +674,161 @@ static bool tell(size_t i)
 	return true;
 }
 
+/* The spare: a child forked ahead of time, waiting for the next request
+ * on the server's own socket while the server waits for it to take one.
+ * The fork, most of a request's cost, so happens between requests. */
+static pid_t spare = -1;
+static int spare_ctl = -1; /* its news: "took one" with the channel */
+
+static void reply(int sock, int err, pid_t pid)
+{
+	struct reply rep = {err, pid};
+
+	(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
+}
+
+/* In the spare: tell the server it took a request (chan >= 0), or that
+ * it is leaving without one. */
+static int tell_server(int ctl, int chan)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	int32_t took = chan >= 0;
+	struct iovec iov = {&took, sizeof(took)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (chan >= 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &chan, sizeof(int));
+	}
+	return sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* In the spare: take one request, set up what the caller must see
+ * before its start returns (working directory found, process group or
+ * session made), tell the server, answer the caller, and become the
+ * child. Any failure is the caller's errno; the spare then leaves. */
+static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
+{
+	int fds[REQ_MAX_FDS], nfds, dir = -1, err = 0;
+	struct request q;
+	char *body;
+	size_t len;
+
+#ifdef __linux__
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+	if (getppid() != server)
+		_exit(0);
+	close(sfd);
+	for (size_t i = 0; i < nkids; i++)
+		close(kids[i].chan);
+	nkids = 0;
+	switch (read_request(sock, &body, &len, fds, &nfds)) {
+	case 0:
+		_exit(0); /* the caller is gone */
+	case 1:
+		break;
+	default:
+		reply(sock, EPROTO, 0);
+		(void)tell_server(ctl, -1);
+		_exit(0);
+	}
+	if (parse_request(body, len, nfds, &q) < 0)
+		err = EPROTO;
+	else if (q.dir &&
+	         (dir = open(q.dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		err = errno;
+	else if (q.pgroup == PGROUP_SET && setpgid(0, q.pgid) < 0)
+		err = errno;
+	else if (q.pgroup == PGROUP_SESSION && setsid() < 0)
+		err = errno;
+	else if (tell_server(ctl, fds[q.slot[q.chan_slot]]) < 0)
+		err = ECONNRESET;
+	if (err) {
+		reply(sock, err, 0);
+		(void)tell_server(ctl, -1);
+		_exit(0);
+	}
+	reply(sock, 0, getpid());
+	close(sock);
+	close(ctl);
+	become_child(&q, fds, nfds, dir);
+}
+
+/* Fork the next spare. Without one (fork failed), the server answers
+ * requests itself, with the errno. */
+static void fork_spare(int sock, int sfd)
+{
+	pid_t server = getpid();
+	int ctl[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
+		return;
+	spare = fork();
+	if (spare == 0) {
+		close(ctl[0]);
+		spare_main(sock, ctl[1], server, sfd);
+	}
+	close(ctl[1]);
+	if (spare < 0) {
+		close(ctl[0]);
+		return;
+	}
+	spare_ctl = ctl[0];
+}
+
+/* The spare's news: it took a request (its channel comes along), or
+ * left; either way it is a spare no longer. */
+static void spare_news(void)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	int32_t took = 0;
+	struct iovec iov = {&took, sizeof(took)};
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = u.buf,
+	                     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	int chan = -1;
+
+	if (recvmsg(spare_ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) > 0)
+		for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_RIGHTS)
+				memcpy(&chan, CMSG_DATA(c), sizeof(int));
+	if (took && chan >= 0)
+		add_kid(spare, chan);
+	else if (chan >= 0)
+		close(chan);
+	close(spare_ctl);
+	spare_ctl = -1;
+	spare = -1;
+}
+
 /* Reap every child that ended and tell its caller. */
 static void reap_kids(void)
 {
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		/* A spare that took a request and already ended: its news
+		 * is in the socket, take it first. */
+		if (pid == spare)
+			spare_news();
 		for (size_t i = 0; i < nkids; i++)
 			if (kids[i].pid == pid) {
 				kids[i].ended = true;
@@ -713,75 +836,11 @@ static void reap_kids(void)
 				tell(i);
 				break;
 			}
-}
-
-/* Fork a child for one request; reply with its pid or an errno. */
-static void serve(int sock, char *body, size_t len, int *fds, int nfds)
-{
-	struct reply rep = {0, 0};
-	struct request q;
-	int report[2] = {-1, -1}, dir = -1;
-	int32_t err = 0;
-	pid_t pid;
-
-	if (parse_request(body, len, nfds, &q) < 0) {
-		rep.err = EPROTO;
-		goto reply;
 	}
-	/* What could fail in the child is tried here, so that the caller's
-	 * start fails as it would with exec. Only a new session is made by
-	 * the child alone: for that one, wait until it is done. */
-	if (q.dir) {
-		dir = open(q.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dir < 0) {
-			rep.err = errno;
-			goto reply_free;
-		}
-	}
-	if (q.pgroup == PGROUP_SESSION && pipe2(report, O_CLOEXEC) < 0) {
-		rep.err = errno;
-		goto reply_free;
-	}
-	pid = fork();
-	if (pid == 0) {
-		close_keep_errno(report[0]);
-		close(sock);
-		become_child(&q, fds, nfds, dir, report[1]);
-	}
-	close_keep_errno(report[1]);
-	if (pid < 0) {
-		rep.err = errno;
-		close_keep_errno(report[0]);
-		goto reply_free;
-	}
-	if (q.pgroup == PGROUP_SET && setpgid(pid, q.pgid) < 0)
-		err = errno;
-	/* End-of-file once the child is set up; an errno if it failed. */
-	while (report[0] >= 0 && read(report[0], &err, sizeof(err)) < 0 &&
-	       errno == EINTR)
-		;
-	close_keep_errno(report[0]);
-	if (err) {
-		rep.err = err;
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		goto reply_free;
-	}
-	rep.pid = pid;
-	add_kid(pid, fcntl(fds[q.slot[q.chan_slot]], F_DUPFD_CLOEXEC, 0));
-reply_free:
-	close_keep_errno(dir);
-	request_free(&q);
-reply:
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
 }
 
 _Noreturn void forkserver_main(int sock)
 {
-	int fds[REQ_MAX_FDS];
 	struct pollfd *p = NULL;
 	sigset_t chld;
 	int sfd;
@@ -792,17 +851,17 @@ _Noreturn void forkserver_main(int sock)
 	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		_exit(1);
+	fork_spare(sock, sfd);
 	for (;;) {
 		struct pollfd *grown = realloc(p, (nkids + 2) * sizeof(*p));
 		size_t np = 2;
-		char *body;
-		size_t len;
-		int nfds, rc;
 
 		if (!grown)
 			_exit(1);
 		p = grown;
-		p[0] = (struct pollfd){.fd = sock, .events = POLLIN};
+		/* The spare reads the requests; without one, we do. */
+		p[0] = (struct pollfd){.fd = spare >= 0 ? spare_ctl : sock,
+		                       .events = POLLIN};
 		p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		for (size_t i = 0; i < nkids; i++)
 			if (kids[i].ended)
@@ -823,18 +882,28 @@ _Noreturn void forkserver_main(int sock)
 				;
 			reap_kids();
 		}
-		if (!p[0].revents)
-			continue;
-		rc = read_request(sock, &body, &len, fds, &nfds);
-		if (rc == 0)
-			_exit(0); /* our caller is gone */
-		if (rc < 0) {
-			struct reply rep = {EPROTO, 0};
+		if (p[0].revents && spare >= 0 && p[0].fd == spare_ctl) {
+			spare_news();
+			fork_spare(sock, sfd);
+		} else if (p[0].revents && spare < 0 && p[0].fd == sock) {
+			/* No spare could be made: try again, or say why. */
+			fork_spare(sock, sfd);
+			if (spare < 0) {
+				int fds[REQ_MAX_FDS], nfds, rc, err = errno;
+				char *body = NULL;
+				size_t len;
 
-			(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
-			continue;
+				rc = read_request(sock, &body, &len, fds,
+				                  &nfds);
+				if (rc == 0)
+					_exit(0); /* our caller is gone */
+				if (rc > 0) {
+					for (int i = 0; i < nfds; i++)
+						close(fds[i]);
+					free(body);
+				}
+				reply(sock, err ? err : EAGAIN, 0);
+			}
 		}
-		serve(sock, body, len, fds, nfds);
-		free(body);
 	}
 }

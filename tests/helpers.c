@@ -308,8 +308,26 @@ int count_fds(void)
 	return n - 1; /* the directory's own */
 }
 
+/* Is pid the fork server's spare (a fork of the server that has not
+ * become anything yet, and so still bears the server's name)? */
+static int is_spare(pid_t pid)
+{
+	char path[64], comm[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return strncmp(comm, "reexec-forkser", 14) == 0;
+}
+
 /* The children of process pid (all its threads'), from /proc; -1 when
- * the kernel does not list them. Counts those other than skip. */
+ * the kernel does not list them. Counts those other than skip, and
+ * other than a spare when skip is 0. */
 static int count_children(pid_t pid, pid_t skip)
 {
 	char path[320], buf[4096];
@@ -334,7 +352,7 @@ static int count_children(pid_t pid, pid_t skip)
 			break;
 		}
 		while (fscanf(f, "%4095s", buf) == 1)
-			if (atoi(buf) != skip)
+			if (atoi(buf) != skip && (skip || !is_spare(atoi(buf))))
 				n++;
 		fclose(f);
 	}
@@ -387,7 +405,8 @@ int no_children(void)
 
 	if (server < 0)
 		return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
-	/* With the fork server: it is our one child, and it has none. */
+	/* With the fork server: it is our one child, and it has none but
+	 * its spare. */
 	n = count_children(getpid(), server);
 	return n == 0 && count_children(server, 0) == 0;
 }

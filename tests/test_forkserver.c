@@ -115,6 +115,7 @@ static void per_command_choice(void **state)
 
 	assert_int_equal(reexec_forkserver_stop(), 0);
 	expect_fail(reexec_forkserver_pid(), ESRCH);
+	reap_orphans(); /* its spare, ended with it, comes to us */
 	assert_true(no_children());
 }
 
@@ -142,6 +143,7 @@ static void dead_server_replaced(void **state)
 	server = parent_of(cmd);
 	assert_int_equal(server, reexec_forkserver_pid());
 	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
 	assert_true(no_children());
 }
 
@@ -247,6 +249,7 @@ static void many_threads(void **state)
 	assert_int_equal(reexec_forkserver_pid(), server);
 	assert_int_equal(threads_of(server), 1);
 	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
 	assert_true(no_children());
 }
 
