@@ -31,6 +31,7 @@ static int chan_fd = -1;
 static struct stream input;
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool result_sent;
+static bool forked_by_server;
 
 /* The name as it may be printed: another user's argv[0] must not reach
  * the terminal as control characters. */
@@ -248,6 +249,7 @@ void child_take_input(int fd, const char *name)
 
 void child_forget_channel(void)
 {
+	forked_by_server = true;
 	chan_fd = -1;
 	stream_free(&input);
 	result_sent = false;
@@ -257,7 +259,8 @@ int child_finish(int code)
 {
 	int32_t v = code;
 
-	if (chan_fd >= 0) {
+	/* A fork server's child: the server reports the status itself. */
+	if (chan_fd >= 0 && !forked_by_server) {
 		pthread_mutex_lock(&send_lock);
 		frame_send(chan_fd, FRAME_STATUS, &v, sizeof(v), 0);
 		pthread_mutex_unlock(&send_lock);

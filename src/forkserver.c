@@ -713,6 +713,23 @@ static int tell_server(int ctl, int chan)
 	return sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+/* In the spare: what the caller must see done before its start returns,
+ * and what could fail: the working directory found, the process group
+ * or session made. 0, or -1 with errno set. */
+static int prepare(const struct request *q, int *dir)
+{
+	if (q->dir) {
+		*dir = open(q->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (*dir < 0)
+			return -1;
+	}
+	if (q->pgroup == PGROUP_SET)
+		return setpgid(0, q->pgid);
+	if (q->pgroup == PGROUP_SESSION)
+		return setsid() < 0 ? -1 : 0;
+	return 0;
+}
+
 /* In the spare: take one request, set up what the caller must see
  * before its start returns (working directory found, process group or
  * session made), tell the server, answer the caller, and become the
@@ -745,12 +762,7 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 	}
 	if (parse_request(body, len, nfds, &q) < 0)
 		err = EPROTO;
-	else if (q.dir &&
-	         (dir = open(q.dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-		err = errno;
-	else if (q.pgroup == PGROUP_SET && setpgid(0, q.pgid) < 0)
-		err = errno;
-	else if (q.pgroup == PGROUP_SESSION && setsid() < 0)
+	else if (prepare(&q, &dir) < 0)
 		err = errno;
 	else if (tell_server(ctl, fds[q.slot[q.chan_slot]]) < 0)
 		err = ECONNRESET;
@@ -769,7 +781,7 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
  * requests itself, with the errno. */
 static void fork_spare(int sock, int sfd)
 {
-	pid_t server = getpid();
+	pid_t self = getpid();
 	int ctl[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
@@ -777,7 +789,7 @@ static void fork_spare(int sock, int sfd)
 	spare = fork();
 	if (spare == 0) {
 		close(ctl[0]);
-		spare_main(sock, ctl[1], server, sfd);
+		spare_main(sock, ctl[1], self, sfd);
 	}
 	close(ctl[1]);
 	if (spare < 0) {
@@ -801,11 +813,11 @@ static void spare_news(void)
 	                     .msg_iovlen = 1,
 	                     .msg_control = u.buf,
 	                     .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c;
 	int chan = -1;
 
 	if (recvmsg(spare_ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) > 0)
-		for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
+		     c = CMSG_NXTHDR(&msg, c))
 			if (c->cmsg_level == SOL_SOCKET &&
 			    c->cmsg_type == SCM_RIGHTS)
 				memcpy(&chan, CMSG_DATA(c), sizeof(int));

@@ -232,7 +232,8 @@ HIDDEN void child_accept(int fd, const char *name);
 /* Read the input whole and keep the channel for the function, or refuse. */
 HIDDEN void child_take_input(int fd, const char *name);
 HIDDEN int child_finish(int code);
-/* In a child forked by the fork server: the server's channel is not ours. */
+/* In a child forked by the fork server: the server's channel is not ours,
+ * and the server, not we, reports our status. */
 HIDDEN void child_forget_channel(void);
 
 /* pump.c: moving data between the caller and a running child */
