@@ -120,16 +120,23 @@ static void many_names(void **state)
 
 static int won[THREADS];
 
-/* Every thread registers its own names and races for shared ones. */
+/* Every thread registers its own names and races for shared ones, and
+ * looks names up (building commands) while the others register. */
 static void *register_many(void *arg)
 {
 	int t = (int)(intptr_t)arg;
 	char name[32];
 
 	for (int i = 0; i < PER_THREAD; i++) {
+		reexec_cmd *cmd;
+
 		snprintf(name, sizeof(name), "t%d_%d", t, i);
 		if (reexec_register(name, fn_zero) != 0)
 			return (void *)1;
+		cmd = reexec_command(name, NULL);
+		if (!cmd)
+			return (void *)1;
+		reexec_cmd_free(cmd);
 		snprintf(name, sizeof(name), "shared_%d", i);
 		if (reexec_register(name, fn_zero) == 0)
 			won[t]++;
