@@ -199,6 +199,25 @@ static void end_server(void)
 	server = NULL;
 }
 
+/* A fork of this process (without exec) must not inherit the lock held
+ * by a thread it does not have. */
+static void lock_server(void)
+{
+	pthread_mutex_lock(&server_lock);
+}
+
+static void unlock_server(void)
+{
+	pthread_mutex_unlock(&server_lock);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void install_atfork(void)
+{
+	(void)pthread_atfork(lock_server, unlock_server, unlock_server);
+}
+
 /* Start the server unless it runs. Call with server_lock. */
 static int server_up(void)
 {
@@ -229,6 +248,7 @@ int reexec_forkserver_start(int flags)
 {
 	int rc;
 
+	pthread_once(&atfork_once, install_atfork);
 	if (flags & ~REEXEC_FORKSERVER_ALL) {
 		errno = EINVAL;
 		return -1;
@@ -414,6 +434,7 @@ int spawn_via_server(struct reexec_cmd *cmd)
 	pid_t pid = -1;
 	int nfds, rc = -1;
 
+	pthread_once(&atfork_once, install_atfork);
 	pthread_mutex_lock(&server_lock);
 	if (server_up() < 0)
 		goto out_unlock;
