@@ -15,7 +15,8 @@
  * median and 99th percentile round trip, round trips per second (all
  * threads together), and the ratio of medians to raw.
  *
- *   spawn [rounds]      (default 15 rounds of 10 per thread)
+ *   spawn [rounds [GiB...]]   (default 15 rounds of 10 per thread, at
+ *                              0, 1 and 4 GiB)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -181,7 +182,7 @@ int main(int argc, char *argv[])
 	        {"fork+exec", forkexec_round, NULL, 0, 0},
 	};
 	const int nimpl = (int)(sizeof(impls) / sizeof(impls[0]));
-	const int gib[] = {0, 1, 4};
+	int gib[8] = {0, 1, 4}, ngib = 3;
 	int rounds = argc > 1 ? atoi(argv[1]) : 15;
 	size_t mapped = 0;
 	char *mem = NULL;
@@ -190,11 +191,16 @@ int main(int argc, char *argv[])
 	reexec_init(argc, argv);
 	if (rounds < 2)
 		rounds = 2;
+	if (argc > 2) {
+		ngib = 0;
+		for (int i = 2; i < argc && ngib < 8; i++)
+			gib[ngib++] = atoi(argv[i]);
+	}
 	if (reexec_forkserver_start(0) < 0) {
 		perror("reexec_forkserver_start");
 		return 1;
 	}
-	for (size_t g = 0; g < sizeof(gib) / sizeof(gib[0]); g++) {
+	for (int g = 0; g < ngib; g++) {
 		size_t want = (size_t)gib[g] << 30;
 
 		/* Grow the parent: resident, private, touched. */

@@ -695,11 +695,23 @@ static bool tell(size_t i)
 	return true;
 }
 
-/* The spare: a child forked ahead of time, waiting for the next request
- * on the server's own socket while the server waits for it to take one.
- * The fork, most of a request's cost, so happens between requests. */
-static pid_t spare = -1;
-static int spare_ctl = -1; /* its news: "took one" with the channel */
+/* The spares: children forked ahead of time, waiting for the next
+ * request on the server's own socket while the server waits for news from
+ * them. The fork, most of a request's cost, so happens between requests;
+ * with two, a request that follows another at once finds one ready. */
+#define SPARES 2
+static struct {
+	pid_t pid; /* -1: none */
+	int ctl;   /* its news: "took one" with the channel */
+} spares[SPARES] = {{-1, -1}, {-1, -1}};
+
+static bool any_spare(void)
+{
+	for (int k = 0; k < SPARES; k++)
+		if (spares[k].pid >= 0)
+			return true;
+	return false;
+}
 
 static void reply(int sock, int err, pid_t pid)
 {
@@ -771,6 +783,9 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 	for (size_t i = 0; i < nkids; i++)
 		close(kids[i].chan);
 	nkids = 0;
+	for (int k = 0; k < SPARES; k++)
+		if (spares[k].ctl >= 0)
+			close(spares[k].ctl);
 	switch (read_request(sock, &body, &len, fds, &nfds)) {
 	case 0:
 		_exit(0); /* the caller is gone */
@@ -798,31 +813,39 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 	become_child(&q, fds, nfds, dir);
 }
 
-/* Fork the next spare. Without one (fork failed), the server answers
- * requests itself, with the errno. */
-static void fork_spare(int sock, int sfd)
+/* Fork spares into the empty places. Without any (fork failed), the
+ * server answers requests itself, with the errno. */
+static void fork_spares(int sock, int sfd)
 {
 	pid_t self = getpid();
-	int ctl[2];
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
-		return;
-	spare = fork();
-	if (spare == 0) {
-		close(ctl[0]);
-		spare_main(sock, ctl[1], self, sfd);
+	for (int k = 0; k < SPARES; k++) {
+		int ctl[2];
+		pid_t pid;
+
+		if (spares[k].pid >= 0)
+			continue;
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) <
+		    0)
+			return;
+		pid = fork();
+		if (pid == 0) {
+			close(ctl[0]);
+			spare_main(sock, ctl[1], self, sfd);
+		}
+		close(ctl[1]);
+		if (pid < 0) {
+			close(ctl[0]);
+			return;
+		}
+		spares[k].pid = pid;
+		spares[k].ctl = ctl[0];
 	}
-	close(ctl[1]);
-	if (spare < 0) {
-		close(ctl[0]);
-		return;
-	}
-	spare_ctl = ctl[0];
 }
 
-/* The spare's news: it took a request (its channel comes along), or
- * left; either way it is a spare no longer. */
-static void spare_news(void)
+/* Spare k's news: it took a request (its channel comes along), or left;
+ * either way it is a spare no longer. */
+static void spare_news(int k)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -836,19 +859,19 @@ static void spare_news(void)
 	                     .msg_controllen = sizeof(u.buf)};
 	int chan = -1;
 
-	if (recvmsg(spare_ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) > 0)
+	if (recvmsg(spares[k].ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) > 0)
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
 		     c = CMSG_NXTHDR(&msg, c))
 			if (c->cmsg_level == SOL_SOCKET &&
 			    c->cmsg_type == SCM_RIGHTS)
 				memcpy(&chan, CMSG_DATA(c), sizeof(int));
 	if (took && chan >= 0)
-		add_kid(spare, chan);
+		add_kid(spares[k].pid, chan);
 	else if (chan >= 0)
 		close(chan);
-	close(spare_ctl);
-	spare_ctl = -1;
-	spare = -1;
+	close(spares[k].ctl);
+	spares[k].ctl = -1;
+	spares[k].pid = -1;
 }
 
 /* Reap every child that ended and tell its caller. */
@@ -860,8 +883,9 @@ static void reap_kids(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		/* A spare that took a request and already ended: its news
 		 * is in the socket, take it first. */
-		if (pid == spare)
-			spare_news();
+		for (int k = 0; k < SPARES; k++)
+			if (pid == spares[k].pid)
+				spare_news(k);
 		for (size_t i = 0; i < nkids; i++)
 			if (kids[i].pid == pid) {
 				kids[i].ended = true;
@@ -884,59 +908,63 @@ _Noreturn void forkserver_main(int sock)
 	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		_exit(1);
-	fork_spare(sock, sfd);
+	fork_spares(sock, sfd);
 	for (;;) {
-		struct pollfd *grown = realloc(p, (nkids + 2) * sizeof(*p));
-		size_t np = 2;
+		struct pollfd *grown =
+		        realloc(p, (nkids + SPARES + 2) * sizeof(*p));
+		size_t np = 0, first_kid;
+		bool serve_self = !any_spare();
 
 		if (!grown)
 			_exit(1);
 		p = grown;
-		/* The spare reads the requests; without one, we do. */
-		p[0] = (struct pollfd){.fd = spare >= 0 ? spare_ctl : sock,
-		                       .events = POLLIN};
-		p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		p[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		/* The spares read the requests; without one, we do. */
+		if (serve_self)
+			p[np++] = (struct pollfd){.fd = sock, .events = POLLIN};
+		for (int k = 0; k < SPARES; k++)
+			p[np++] = (struct pollfd){.fd = spares[k].ctl,
+			                          .events = POLLIN};
+		first_kid = np;
 		for (size_t i = 0; i < nkids; i++)
 			if (kids[i].ended)
 				p[np++] = (struct pollfd){.fd = kids[i].chan,
 				                          .events = POLLOUT};
 		if (poll(p, (nfds_t)np, -1) < 0)
 			continue;
-		for (size_t k = 2; k < np; k++)
-			for (size_t i = 0; p[k].revents && i < nkids; i++)
-				if (kids[i].chan == p[k].fd && kids[i].ended) {
+		for (size_t q = first_kid; q < np; q++)
+			for (size_t i = 0; p[q].revents && i < nkids; i++)
+				if (kids[i].chan == p[q].fd && kids[i].ended) {
 					tell(i);
 					break;
 				}
-		if (p[1].revents) {
+		if (p[0].revents) {
 			struct signalfd_siginfo info;
 
 			while (read(sfd, &info, sizeof(info)) > 0)
 				;
 			reap_kids();
 		}
-		if (p[0].revents && spare >= 0 && p[0].fd == spare_ctl) {
-			spare_news();
-			fork_spare(sock, sfd);
-		} else if (p[0].revents && spare < 0 && p[0].fd == sock) {
-			/* No spare could be made: try again, or say why. */
-			fork_spare(sock, sfd);
-			if (spare < 0) {
-				int fds[REQ_MAX_FDS], nfds, rc, err = errno;
-				char *body = NULL;
-				size_t len;
+		for (size_t q = serve_self ? 2 : 1; q < first_kid; q++)
+			for (int k = 0; p[q].revents && k < SPARES; k++)
+				if (spares[k].ctl == p[q].fd && p[q].fd >= 0)
+					spare_news(k);
+		fork_spares(sock, sfd);
+		if (serve_self && p[1].revents && !any_spare()) {
+			/* No spare could be made: say why. */
+			int fds[REQ_MAX_FDS], nfds, rc, err = errno;
+			char *body = NULL;
+			size_t len;
 
-				rc = read_request(sock, &body, &len, fds,
-				                  &nfds);
-				if (rc == 0)
-					_exit(0); /* our caller is gone */
-				if (rc > 0) {
-					for (int i = 0; i < nfds; i++)
-						close(fds[i]);
-					free(body);
-				}
-				reply(sock, err ? err : EAGAIN, 0);
+			rc = read_request(sock, &body, &len, fds, &nfds);
+			if (rc == 0)
+				_exit(0); /* our caller is gone */
+			if (rc > 0) {
+				for (int i = 0; i < nfds; i++)
+					close(fds[i]);
+				free(body);
 			}
+			reply(sock, err ? err : EAGAIN, 0);
 		}
 	}
 }

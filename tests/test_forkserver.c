@@ -123,6 +123,7 @@ static void per_command_choice(void **state)
  * new server. */
 static void dead_server_replaced(void **state)
 {
+	struct pollfd p = {.events = POLLIN};
 	reexec_cmd *cmd;
 	pid_t server;
 	int status;
@@ -130,7 +131,12 @@ static void dead_server_replaced(void **state)
 	(void)state;
 	assert_int_equal(reexec_forkserver_start(0), 0);
 	server = reexec_forkserver_pid();
+	p.fd = (int)syscall(SYS_pidfd_open, server, 0);
+	assert_true(p.fd >= 0);
 	assert_int_equal(kill(server, SIGKILL), 0);
+	/* Dead (its spares go with it, and can take no request after). */
+	assert_int_equal(poll(&p, 1, BOUND_MS), 1);
+	close(p.fd);
 	cmd = reexec_command("ppid", NULL);
 	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
 	expect_fail(reexec_start(cmd), ECONNRESET);
