@@ -814,8 +814,8 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * small. Commands sent to it (reexec_cmd_forkserver(), or all of them
  * with REEXEC_FORKSERVER_ALL) get their child by a fork of the server
  * instead of an exec, which costs a fraction of it and does not grow with
- * the caller's size (the server keeps one spare child forked ahead, so
- * the fork itself happens between requests); the child is set up exactly
+ * the caller's size (the server keeps two spare children forked ahead,
+ * so the fork itself happens between requests); the child is set up exactly
  * as an exec'd one
  * (argv, environment, directory, descriptors, process group, a clean
  * signal mask, the channel) and runs the registered function. It is the
@@ -842,7 +842,7 @@ REEXEC_API int reexec_forkserver_start(int flags);
 
 /**
  * reexec_forkserver_stop - end the fork server (SIGKILL, reaped) and the
- * REEXEC_FORKSERVER_ALL default. Its spare ends with it. Children it
+ * REEXEC_FORKSERVER_ALL default. Its spares end with it. Children it
  * started run on, but their status is lost (ECHILD). Thread-safe.
  * Returns 0.
  */
