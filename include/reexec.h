@@ -836,6 +836,7 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * Returns 0, or -1 with errno set:
  *   EINVAL  flags has an unknown bit.
  *   EPERM   reexec_init() has not run.
+ *   ENOSYS  not Linux.
  *   or an error of reexec_start().
  */
 REEXEC_API int reexec_forkserver_start(int flags);

@@ -216,12 +216,32 @@ HIDDEN int frame_send(int fd, enum frame_type type, const void *body,
                       size_t len, int flags);
 HIDDEN int frame_recv(int fd, struct stream *s, int flags, struct frame *f);
 
-/* forkserver.c; the server runs under this name, which no one can
- * register ("reexec-" is reserved). */
+/* forkserver.c (the caller's side) and server.c (the server); the server
+ * runs under this name, which no one can register ("reexec-" is
+ * reserved). */
 #define SERVER_NAME "reexec-forkserver"
 HIDDEN bool forkserver_wanted(const struct reexec_cmd *cmd);
 HIDDEN int spawn_via_server(struct reexec_cmd *cmd);
 HIDDEN _Noreturn void forkserver_main(int sock);
+
+/* A request to the server: one message with this header, the descriptors
+ * (SCM_RIGHTS) and the first FRAME_CHUNK bytes of the body, then the rest
+ * of the body. The body: the child's descriptor count, for each the index
+ * of its passed descriptor (-1: closed), the channel's slot, the process
+ * group mode and id, the working directory ('1' then the path, or '0' and
+ * an empty string), then argv and envp, each a count and NUL-ended
+ * strings. Numbers are 32 bits in the machine's order. */
+#define REQ_MAX_FDS 250          /* the kernel's SCM_MAX_FD is 253 */
+#define REQ_MAX_BODY (64u << 20) /* arguments and environment */
+struct req_hdr {
+	uint32_t nfds;
+	uint32_t body_len;
+};
+/* The answer: 0 and the child's pid, or an errno. */
+struct reply {
+	int32_t err;
+	int32_t pid;
+};
 
 /* child.c: the child's side */
 HIDDEN _Noreturn void child_refuse(const char *name, const char *why, int err,

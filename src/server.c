@@ -1,0 +1,591 @@
+/* The fork server itself: a single-threaded copy of the program that
+ * reads requests from its caller, and children made by fork that run the
+ * registered functions (forkserver.c is the caller's side).
+ *
+ * It holds no threads, runs no code of the program's but its registered
+ * functions (in its children), reads requests only from the process that
+ * started it (its channel was checked like any child's), and ends with
+ * that process (parent-death signal, and end-of-file on its channel). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#endif
+
+#include "internal.h"
+
+#ifdef __linux__ /* signalfd, PR_SET_PDEATHSIG */
+
+extern char **environ;
+
+struct rbuf {
+	char *p, *end;
+	bool bad;
+};
+
+static int get_int(struct rbuf *r)
+{
+	int32_t x = 0;
+
+	if (r->end - r->p < (ptrdiff_t)sizeof(x)) {
+		r->bad = true;
+		return 0;
+	}
+	memcpy(&x, r->p, sizeof(x));
+	r->p += sizeof(x);
+	return x;
+}
+
+static char *get_str(struct rbuf *r)
+{
+	char *s = r->p, *nul;
+
+	nul = r->bad ? NULL : memchr(s, '\0', (size_t)(r->end - s));
+	if (!nul) {
+		r->bad = true;
+		return NULL;
+	}
+	r->p = nul + 1;
+	return s;
+}
+
+/* A NULL-terminated vector of the strings that follow (malloc'd array,
+ * strings in the buffer). */
+static char **get_strv(struct rbuf *r)
+{
+	int n = get_int(r);
+	char **v;
+
+	if (r->bad || n < 0 || n > (r->end - r->p)) {
+		r->bad = true;
+		return NULL;
+	}
+	v = calloc((size_t)n + 1, sizeof(*v));
+	if (!v) {
+		r->bad = true;
+		return NULL;
+	}
+	for (int i = 0; i < n && !r->bad; i++)
+		v[i] = get_str(r);
+	if (r->bad) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* --- the server's side ---------------------------------------------- */
+
+/* A request, parsed: pointers into its body. */
+struct request {
+	int nfd;       /* the child's descriptors 0 .. nfd - 1 */
+	int *slot;     /* for each, the index of the passed fd, or -1 */
+	int chan_slot; /* which one is its channel */
+	int pgroup, pgid;
+	char *dir; /* NULL: stay */
+	char **argv, **envp;
+};
+
+static void request_free(struct request *q)
+{
+	free(q->slot);
+	free(q->argv);
+	free(q->envp);
+}
+
+/* 0, or -1 when the body is malformed. */
+static int parse_request(char *body, size_t len, int nfds, struct request *q)
+{
+	struct rbuf r = {body, body + len, false};
+	bool has_dir;
+
+	*q = (struct request){0};
+	q->nfd = get_int(&r);
+	if (r.bad || q->nfd < 3 || q->nfd > REQ_MAX_FDS + 3)
+		return -1;
+	q->slot = calloc((size_t)q->nfd, sizeof(*q->slot));
+	if (!q->slot)
+		return -1;
+	for (int i = 0; i < q->nfd; i++) {
+		q->slot[i] = get_int(&r);
+		if (q->slot[i] < -1 || q->slot[i] >= nfds)
+			r.bad = true;
+	}
+	q->chan_slot = get_int(&r);
+	q->pgroup = get_int(&r);
+	q->pgid = get_int(&r);
+	has_dir = !r.bad && r.p < r.end && *r.p++ == '1';
+	q->dir = get_str(&r);
+	if (!has_dir)
+		q->dir = NULL;
+	q->argv = get_strv(&r);
+	q->envp = get_strv(&r);
+	if (r.bad || !q->argv || !q->argv[0] || q->chan_slot < 3 ||
+	    q->chan_slot >= q->nfd || q->slot[q->chan_slot] < 0) {
+		request_free(q);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read one request: its descriptors and body. 1, 0 at end-of-file, -1
+ * when malformed (the descriptors that came are closed). */
+static int read_request(int sock, char **body, size_t *len, int *fds, int *nfds)
+{
+	struct req_hdr hdr;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * REQ_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	char *data = malloc(FRAME_CHUNK);
+	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {data, FRAME_CHUNK}};
+	struct msghdr msg = {.msg_iov = iov,
+	                     .msg_iovlen = 2,
+	                     .msg_control = u.buf,
+	                     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	size_t have;
+	ssize_t n;
+
+	*nfds = 0;
+	if (!data)
+		return -1;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		free(data);
+		return n == 0 ? 0 : -1;
+	}
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) /
+			              sizeof(int));
+
+			if (*nfds + k > REQ_MAX_FDS)
+				k = REQ_MAX_FDS - *nfds;
+			memcpy(fds + *nfds, CMSG_DATA(c),
+			       sizeof(int) * (size_t)k);
+			*nfds += k;
+		}
+	if ((size_t)n < sizeof(hdr) || (msg.msg_flags & MSG_CTRUNC) ||
+	    hdr.nfds != (uint32_t)*nfds || hdr.body_len > REQ_MAX_BODY)
+		goto bad;
+	have = (size_t)n - sizeof(hdr);
+	if (have > hdr.body_len)
+		goto bad;
+	if (hdr.body_len > FRAME_CHUNK) {
+		char *grown = realloc(data, hdr.body_len);
+
+		if (!grown)
+			goto bad;
+		data = grown;
+	}
+	while (have < hdr.body_len) {
+		n = recv(sock, data + have, hdr.body_len - have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto bad;
+		have += (size_t)n;
+	}
+	*body = data;
+	*len = have;
+	return 1;
+bad:
+	free(data);
+	for (int i = 0; i < *nfds; i++)
+		close(fds[i]);
+	*nfds = 0;
+	return -1;
+}
+
+/* In the child: report err to the caller, whose wait fails with it, over
+ * the channel, and end. */
+static _Noreturn void child_fail(int chan, int err)
+{
+	int32_t v = err;
+
+	(void)frame_send(chan, FRAME_ERROR, &v, sizeof(v), 0);
+	_exit(127);
+}
+
+/* In the child, once the caller has its pid: put the descriptors in
+ * place and run the function, as reexec_init() would in a re-executed
+ * child. */
+static _Noreturn void become_child(const struct request *q, int *fds, int nfds,
+                                   int dir)
+{
+	int nfd = q->nfd, argc = 0, chan = fds[q->slot[q->chan_slot]];
+	sigset_t none;
+	reexec_fn fn;
+	int flags;
+
+	if (dir >= 0 && fchdir(dir) < 0)
+		child_fail(chan, errno);
+	/* Every source above the slots first, then each down to its slot,
+	 * as io.c arranges for the exec path. */
+	for (int i = 0; i < nfds; i++) {
+		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, nfd);
+		if (fds[i] < 0)
+			child_fail(chan, errno);
+	}
+	chan = fds[q->slot[q->chan_slot]];
+	for (int i = 0; i < nfd; i++) {
+		if (q->slot[i] < 0)
+			close(i);
+		else if (dup2(fds[q->slot[i]], i) < 0)
+			child_fail(chan, errno);
+	}
+	close_from(nfd);
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	environ = q->envp;
+
+	fn = registry_lookup(q->argv[0], &flags);
+	child_forget_channel();
+	if (!fn)
+		child_refuse(q->argv[0],
+		             "this program has no function of that name",
+		             ENOENT, q->chan_slot);
+	child_take_input(q->chan_slot, q->argv[0]);
+#ifdef __linux__
+	prctl(PR_SET_NAME, q->argv[0]);
+#endif
+	parent_child_setup();
+	while (q->argv[argc])
+		argc++;
+	exit(child_finish(fn(argc, q->argv)));
+}
+
+/* Children that run, and those whose status could not be sent yet. */
+struct kid {
+	pid_t pid;
+	int chan; /* our copy of its channel: FRAME_EXIT goes there */
+	bool ended;
+	int status;
+};
+
+static struct kid *kids;
+static size_t nkids, kids_cap;
+
+static void add_kid(pid_t pid, int chan)
+{
+	if (nkids == kids_cap) {
+		size_t want = kids_cap ? kids_cap * 2 : 16;
+		struct kid *grown = realloc(kids, want * sizeof(*kids));
+
+		if (!grown) {
+			close(chan); /* its status cannot be told: ECHILD */
+			return;
+		}
+		kids = grown;
+		kids_cap = want;
+	}
+	kids[nkids++] = (struct kid){pid, chan, false, 0};
+}
+
+/* Try to send an ended kid's status; drop it once sent or unsendable. */
+static bool tell(size_t i)
+{
+	int32_t v = kids[i].status;
+
+	if (frame_send(kids[i].chan, FRAME_EXIT, &v, sizeof(v), MSG_DONTWAIT) <
+	            0 &&
+	    errno == EAGAIN)
+		return false; /* its channel is full: when there is room */
+	close(kids[i].chan);
+	kids[i] = kids[--nkids];
+	return true;
+}
+
+/* The spares: children forked ahead of time, waiting for the next
+ * request on the server's own socket while the server waits for news from
+ * them. The fork, most of a request's cost, so happens between requests;
+ * with two, a request that follows another at once finds one ready. */
+#define SPARES 2
+static struct {
+	pid_t pid; /* -1: none */
+	int ctl;   /* its news: "took one" with the channel */
+} spares[SPARES] = {{-1, -1}, {-1, -1}};
+
+static bool any_spare(void)
+{
+	for (int k = 0; k < SPARES; k++)
+		if (spares[k].pid >= 0)
+			return true;
+	return false;
+}
+
+static void reply(int sock, int err, pid_t pid)
+{
+	struct reply rep = {err, pid};
+
+	(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
+}
+
+/* In the spare: tell the server it took a request (chan >= 0), or that
+ * it is leaving without one. */
+static int tell_server(int ctl, int chan)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	int32_t took = chan >= 0;
+	struct iovec iov = {&took, sizeof(took)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (chan >= 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &chan, sizeof(int));
+	}
+	return sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* In the spare: what the caller must see done before its start returns,
+ * and what could fail: the working directory found, the process group
+ * or session made. 0, or -1 with errno set. */
+static int prepare(const struct request *q, int *dir)
+{
+	if (q->dir) {
+		*dir = open(q->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (*dir < 0)
+			return -1;
+	}
+	if (q->pgroup == PGROUP_SET)
+		return setpgid(0, q->pgid);
+	if (q->pgroup == PGROUP_SESSION)
+		return setsid() < 0 ? -1 : 0;
+	return 0;
+}
+
+/* In the spare: take one request, set up what the caller must see
+ * before its start returns (working directory found, process group or
+ * session made), tell the server, answer the caller, and become the
+ * child. Any failure is the caller's errno; the spare then leaves. */
+static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
+{
+	int fds[REQ_MAX_FDS], nfds, dir = -1, err = 0;
+	struct request q;
+	char *body;
+	size_t len;
+
+#ifdef __linux__
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+	if (getppid() != server)
+		_exit(0);
+	close(sfd);
+	for (size_t i = 0; i < nkids; i++)
+		close(kids[i].chan);
+	nkids = 0;
+	for (int k = 0; k < SPARES; k++)
+		if (spares[k].ctl >= 0)
+			close(spares[k].ctl);
+	switch (read_request(sock, &body, &len, fds, &nfds)) {
+	case 0:
+		_exit(0); /* the caller is gone */
+	case 1:
+		break;
+	default:
+		reply(sock, EPROTO, 0);
+		(void)tell_server(ctl, -1);
+		_exit(0);
+	}
+	if (parse_request(body, len, nfds, &q) < 0)
+		err = EPROTO;
+	else if (prepare(&q, &dir) < 0)
+		err = errno;
+	else if (tell_server(ctl, fds[q.slot[q.chan_slot]]) < 0)
+		err = ECONNRESET;
+	if (err) {
+		reply(sock, err, 0);
+		(void)tell_server(ctl, -1);
+		_exit(0);
+	}
+	reply(sock, 0, getpid());
+	close(sock);
+	close(ctl);
+	become_child(&q, fds, nfds, dir);
+}
+
+/* Fork spares into the empty places. Without any (fork failed), the
+ * server answers requests itself, with the errno. */
+static void fork_spares(int sock, int sfd)
+{
+	pid_t self = getpid();
+
+	for (int k = 0; k < SPARES; k++) {
+		int ctl[2];
+		pid_t pid;
+
+		if (spares[k].pid >= 0)
+			continue;
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) <
+		    0)
+			return;
+		pid = fork();
+		if (pid == 0) {
+			close(ctl[0]);
+			spare_main(sock, ctl[1], self, sfd);
+		}
+		close(ctl[1]);
+		if (pid < 0) {
+			close(ctl[0]);
+			return;
+		}
+		spares[k].pid = pid;
+		spares[k].ctl = ctl[0];
+	}
+}
+
+/* Spare k's news: it took a request (its channel comes along), or left;
+ * either way it is a spare no longer. */
+static void spare_news(int k)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	int32_t took = 0;
+	struct iovec iov = {&took, sizeof(took)};
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = u.buf,
+	                     .msg_controllen = sizeof(u.buf)};
+	int chan = -1;
+
+	if (recvmsg(spares[k].ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) > 0)
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
+		     c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_RIGHTS)
+				memcpy(&chan, CMSG_DATA(c), sizeof(int));
+	if (took && chan >= 0)
+		add_kid(spares[k].pid, chan);
+	else if (chan >= 0)
+		close(chan);
+	close(spares[k].ctl);
+	spares[k].ctl = -1;
+	spares[k].pid = -1;
+}
+
+/* Reap every child that ended and tell its caller. */
+static void reap_kids(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		/* A spare that took a request and already ended: its news
+		 * is in the socket, take it first. */
+		for (int k = 0; k < SPARES; k++)
+			if (pid == spares[k].pid)
+				spare_news(k);
+		for (size_t i = 0; i < nkids; i++)
+			if (kids[i].pid == pid) {
+				kids[i].ended = true;
+				kids[i].status = status;
+				tell(i);
+				break;
+			}
+	}
+}
+
+_Noreturn void forkserver_main(int sock)
+{
+	struct pollfd *p = NULL;
+	sigset_t chld;
+	int sfd;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		_exit(1);
+	fork_spares(sock, sfd);
+	for (;;) {
+		struct pollfd *grown =
+		        realloc(p, (nkids + SPARES + 2) * sizeof(*p));
+		size_t np = 0, first_kid;
+		bool serve_self = !any_spare();
+
+		if (!grown)
+			_exit(1);
+		p = grown;
+		p[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		/* The spares read the requests; without one, we do. */
+		if (serve_self)
+			p[np++] = (struct pollfd){.fd = sock, .events = POLLIN};
+		for (int k = 0; k < SPARES; k++)
+			p[np++] = (struct pollfd){.fd = spares[k].ctl,
+			                          .events = POLLIN};
+		first_kid = np;
+		for (size_t i = 0; i < nkids; i++)
+			if (kids[i].ended)
+				p[np++] = (struct pollfd){.fd = kids[i].chan,
+				                          .events = POLLOUT};
+		if (poll(p, (nfds_t)np, -1) < 0)
+			continue;
+		for (size_t q = first_kid; q < np; q++)
+			for (size_t i = 0; p[q].revents && i < nkids; i++)
+				if (kids[i].chan == p[q].fd && kids[i].ended) {
+					tell(i);
+					break;
+				}
+		if (p[0].revents) {
+			struct signalfd_siginfo info;
+
+			while (read(sfd, &info, sizeof(info)) > 0)
+				;
+			reap_kids();
+		}
+		for (size_t q = serve_self ? 2 : 1; q < first_kid; q++)
+			for (int k = 0; p[q].revents && k < SPARES; k++)
+				if (spares[k].ctl == p[q].fd && p[q].fd >= 0)
+					spare_news(k);
+		fork_spares(sock, sfd);
+		if (serve_self && p[1].revents && !any_spare()) {
+			/* No spare could be made: say why. */
+			int fds[REQ_MAX_FDS], nfds, rc, err = errno;
+			char *body = NULL;
+			size_t len;
+
+			rc = read_request(sock, &body, &len, fds, &nfds);
+			if (rc == 0)
+				_exit(0); /* our caller is gone */
+			if (rc > 0) {
+				for (int i = 0; i < nfds; i++)
+					close(fds[i]);
+				free(body);
+			}
+			reply(sock, err ? err : EAGAIN, 0);
+		}
+	}
+}
+
+#endif /* __linux__ */
