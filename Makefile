@@ -81,7 +81,7 @@ $(BUILD)/tests/static_probe: tests/static_probe.c $(LIB_SRC) src/internal.h incl
 	@mkdir -p $(@D)
 	$(CC) $(OWN_CFLAGS) -O2 -static -o $@ tests/static_probe.c $(LIB_SRC)
 
-$(BUILD)/bench/%: bench/%.c $(STATIC)
+$(BUILD)/bench/%: bench/%.c bench/common.h $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(OWN_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) -lm
 

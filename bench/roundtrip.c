@@ -22,35 +22,7 @@
 
 #include <reexec.h>
 
-extern char **environ;
-
-static int noop(int argc, char *argv[])
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int raw_round(void)
-{
-	char *argv[] = {"noop", NULL};
-	pid_t pid;
-	int status;
-
-	if (posix_spawn(&pid, reexec_self(), NULL, NULL, argv, environ))
-		return -1;
-	if (waitpid(pid, &status, 0) != pid || status != 0)
-		return -1;
-	return 0;
-}
+#include "common.h"
 
 static int lib_round(void)
 {
@@ -76,13 +48,6 @@ static int sealed_round(void)
 	rc = reexec_run(cmd, &status);
 	reexec_cmd_free(cmd);
 	return rc == 0 && status == 0 ? 0 : -1;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 struct series {
@@ -144,7 +109,7 @@ int main(int argc, char *argv[])
 	       n);
 	printf("|---|---:|---:|---:|\n");
 	for (int j = 0; j < k; j++) {
-		qsort(s[j].us, (size_t)n, sizeof(double), cmp);
+		qsort(s[j].us, (size_t)n, sizeof(double), cmp_double);
 		med[j] = s[j].us[n / 2];
 		printf("| %s | %.0f | %.0f | %.3f |\n", s[j].name, med[j],
 		       s[j].us[(size_t)n * 99 / 100], med[j] / med[0]);

@@ -31,36 +31,10 @@
 
 #include <reexec.h>
 
-extern char **environ;
+#include "common.h"
 
 #define BATCH 10
 #define MAX_THREADS 2
-
-static int noop(int argc, char *argv[])
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int raw_round(void)
-{
-	char *argv[] = {"noop", NULL};
-	pid_t pid;
-	int status;
-
-	if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ))
-		return -1;
-	return waitpid(pid, &status, 0) == pid && status == 0 ? 0 : -1;
-}
 
 static int lib_round(int server)
 {
@@ -126,13 +100,6 @@ static void *run_batch(void *arg)
 		job->us[i] = now_us() - t0;
 	}
 	return NULL;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static int measure(struct impl *impls, int nimpl, int threads, int rounds)
@@ -231,7 +198,7 @@ int main(int argc, char *argv[])
 				struct impl *m = &impls[k];
 				double med;
 
-				qsort(m->us, m->n, sizeof(double), cmp);
+				qsort(m->us, m->n, sizeof(double), cmp_double);
 				med = m->us[m->n / 2];
 				if (k == 0)
 					raw = med;

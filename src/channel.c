@@ -257,14 +257,8 @@ int reexec_wait_ready(reexec_cmd *cmd, int timeout_ms)
 {
 	int rc;
 
-	if (!cmd) {
-		errno = EINVAL;
+	if (reexec_pid(cmd) < 0) /* EINVAL, or ECHILD: never started */
 		return -1;
-	}
-	if (cmd->state == CMD_NEW) {
-		errno = ECHILD;
-		return -1;
-	}
 	rc = pump(cmd, NULL, NULL, deadline_after(timeout_ms), PUMP_READY);
 	if (rc < 0)
 		return -1;
