@@ -71,6 +71,46 @@ int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
 	return 1;
 }
 
+void msg_put_fds(struct msghdr *msg, void *buf, const int *fds, int n)
+{
+	struct cmsghdr *c;
+
+	if (n <= 0)
+		return;
+	msg->msg_control = buf;
+	msg->msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+	c = CMSG_FIRSTHDR(msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+}
+
+int msg_take_fds(struct msghdr *msg, int *fds, int max)
+{
+	int n = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
+	     c = CMSG_NXTHDR(msg, c)) {
+		int k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + sizeof(int) * (size_t)i,
+			       sizeof(fd));
+			if (n < max)
+				fds[n++] = fd;
+			else
+				close(fd); /* more than asked for */
+		}
+	}
+	return n;
+}
+
 static bool input_pending(const struct chan *ch)
 {
 	return !ch->begin_sent || ch->in_sent < ch->in_len;

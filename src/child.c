@@ -11,7 +11,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +21,6 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/auxv.h>
-#include <sys/syscall.h>
 #endif
 
 #include "internal.h"
@@ -120,28 +118,24 @@ static bool peer_as_privileged(pid_t pid)
 static bool has_ended(pid_t pid)
 {
 #ifdef __linux__
-	char path[64], stat[256];
-	ssize_t n;
-	char *state;
-	int fd;
+	char path[64];
+	int fd = open_pidfd(pid);
 
-#ifdef SYS_pidfd_open
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd >= 0) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		bool ended = poll(&p, 1, 0) == 1;
+		bool ended = pidfd_ended(fd);
 
 		close(fd);
 		return ended;
 	}
 	if (errno != ENOSYS)
 		return errno == ESRCH;
-#endif
 	/* No pidfds: a zombie says so in its stat line. */
 	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		n = read(fd, stat, sizeof(stat) - 1);
+		char stat[256], *state;
+		ssize_t n = read(fd, stat, sizeof(stat) - 1);
+
 		close(fd);
 		stat[n > 0 ? n : 0] = '\0';
 		state = strrchr(stat, ')');

@@ -240,17 +240,7 @@ static int ask(const struct wbuf *body, const int *fds, int nfds, pid_t *pid)
 	struct reply rep;
 	ssize_t n;
 
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		msg.msg_control = u.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
+	msg_put_fds(&msg, u.buf, fds, nfds);
 	do
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);

@@ -215,6 +215,13 @@ HIDDEN void chan_release(struct reexec_cmd *cmd);
 HIDDEN int frame_send(int fd, enum frame_type type, const void *body,
                       size_t len, int flags);
 HIDDEN int frame_recv(int fd, struct stream *s, int flags, struct frame *f);
+struct msghdr;
+/* Attach n descriptors to msg (SCM_RIGHTS), in buf of at least
+ * CMSG_SPACE(n * sizeof(int)) bytes. */
+HIDDEN void msg_put_fds(struct msghdr *msg, void *buf, const int *fds, int n);
+/* The descriptors a received msg carries, at most max into fds (the rest
+ * closed); returns how many. */
+HIDDEN int msg_take_fds(struct msghdr *msg, int *fds, int max);
 
 /* forkserver.c (the caller's side) and server.c (the server); the server
  * runs under this name, which no one can register ("reexec-" is
@@ -275,6 +282,8 @@ HIDDEN int drain_pipes(struct reexec_cmd *cmd, struct buf out[3]);
 HIDDEN void child_started(struct reexec_cmd *cmd, pid_t pid);
 HIDDEN bool child_exited(struct reexec_cmd *cmd);
 HIDDEN bool pidfd_ended(int pidfd);
+/* A close-on-exec pidfd for pid, or -1 with errno (ENOSYS: none here). */
+HIDDEN int open_pidfd(pid_t pid);
 HIDDEN bool pidfds_available(void);
 HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
 HIDDEN int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status);

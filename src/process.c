@@ -26,7 +26,7 @@
 #define P_PIDFD 3
 #endif
 
-static int open_pidfd(pid_t pid)
+int open_pidfd(pid_t pid)
 {
 #ifdef SYS_pidfd_open
 	return (int)syscall(SYS_pidfd_open, pid, 0);

@@ -157,7 +157,6 @@ static int read_request(int sock, char **body, size_t *len, int *fds, int *nfds)
 	                     .msg_iovlen = 2,
 	                     .msg_control = u.buf,
 	                     .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c;
 	size_t have;
 	ssize_t n;
 
@@ -171,17 +170,8 @@ static int read_request(int sock, char **body, size_t *len, int *fds, int *nfds)
 		free(data);
 		return n == 0 ? 0 : -1;
 	}
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int k = (int)((c->cmsg_len - CMSG_LEN(0)) /
-			              sizeof(int));
+	*nfds = msg_take_fds(&msg, fds, REQ_MAX_FDS);
 
-			if (*nfds + k > REQ_MAX_FDS)
-				k = REQ_MAX_FDS - *nfds;
-			memcpy(fds + *nfds, CMSG_DATA(c),
-			       sizeof(int) * (size_t)k);
-			*nfds += k;
-		}
 	if ((size_t)n < sizeof(hdr) || (msg.msg_flags & MSG_CTRUNC) ||
 	    hdr.nfds != (uint32_t)*nfds || hdr.body_len > REQ_MAX_BODY)
 		goto bad;
@@ -351,17 +341,7 @@ static int tell_server(int ctl, int chan)
 	struct iovec iov = {&took, sizeof(took)};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	if (chan >= 0) {
-		struct cmsghdr *c;
-
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &chan, sizeof(int));
-	}
+	msg_put_fds(&msg, u.buf, &chan, chan >= 0);
 	return sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
@@ -479,11 +459,7 @@ static void spare_news(int k)
 	int chan = -1;
 
 	if (recvmsg(spares[k].ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) > 0)
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
-		     c = CMSG_NXTHDR(&msg, c))
-			if (c->cmsg_level == SOL_SOCKET &&
-			    c->cmsg_type == SCM_RIGHTS)
-				memcpy(&chan, CMSG_DATA(c), sizeof(int));
+		msg_take_fds(&msg, &chan, 1);
 	if (took && chan >= 0)
 		add_kid(spares[k].pid, chan);
 	else if (chan >= 0)
