@@ -310,8 +310,9 @@ int count_fds(void)
 }
 
 /* Is pid the fork server's spare (a fork of the server that has not
- * become anything yet, and so still bears the server's name)? */
-static int is_spare(pid_t pid)
+ * become anything yet, and so still bears the server's name), or gone
+ * already (listed a moment ago, reaped since)? */
+static int spare_or_gone(pid_t pid)
 {
 	char path[64], comm[64] = "";
 	FILE *f;
@@ -319,19 +320,19 @@ static int is_spare(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return errno == ENOENT;
 	if (!fgets(comm, sizeof(comm), f))
 		comm[0] = '\0';
 	fclose(f);
 	return strncmp(comm, "reexec-forkser", 14) == 0;
 }
 
-/* The children of process pid (all its threads'), from /proc; -1 when
- * the kernel does not list them. Counts those other than skip, and
- * other than a spare when skip is 0. */
-static int count_children(pid_t pid, pid_t skip)
+/* The children of process pid (all its threads'), from /proc, into
+ * kids (at most max); their number, or -1 when the kernel does not list
+ * them. */
+static int children_of(pid_t pid, pid_t *kids, int max)
 {
-	char path[320], buf[4096];
+	char path[320], buf[64];
 	struct dirent *e;
 	int n = 0;
 	DIR *d;
@@ -352,21 +353,31 @@ static int count_children(pid_t pid, pid_t skip)
 			n = -1;
 			break;
 		}
-		while (fscanf(f, "%4095s", buf) == 1)
-			if (atoi(buf) != skip && (skip || !is_spare(atoi(buf))))
-				n++;
+		while (fscanf(f, "%63s", buf) == 1 && n < max)
+			kids[n++] = atoi(buf);
 		fclose(f);
 	}
 	closedir(d);
 	return n;
 }
 
+/* The children of pid other than skip, and other than a spare (or one
+ * reaped while we looked) when skip is 0; -1 when they cannot be listed. */
+static int count_children(pid_t pid, pid_t skip)
+{
+	pid_t kids[256];
+	int n = children_of(pid, kids, 256), count = 0;
+
+	for (int i = 0; i < n; i++)
+		if (kids[i] != skip && (skip || !spare_or_gone(kids[i])))
+			count++;
+	return n < 0 ? -1 : count;
+}
+
 void reap_orphans(void)
 {
-	pid_t server = reexec_forkserver_pid();
-	char path[320], buf[64];
-	struct dirent *e;
-	DIR *d;
+	pid_t server = reexec_forkserver_pid(), kids[256];
+	int n;
 
 	if (server < 0) {
 		while (waitpid(-1, NULL, 0) > 0)
@@ -374,24 +385,10 @@ void reap_orphans(void)
 		return;
 	}
 	/* Not waitpid(-1): the server would never end. */
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)getpid());
-	d = opendir(path);
-	while (d && (e = readdir(d))) {
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children",
-		         (int)getpid(), e->d_name);
-		f = fopen(path, "re");
-		while (f && fscanf(f, "%63s", buf) == 1)
-			if (atoi(buf) != server)
-				waitpid(atoi(buf), NULL, 0);
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
+	n = children_of(getpid(), kids, 256);
+	for (int i = 0; i < n; i++)
+		if (kids[i] != server)
+			waitpid(kids[i], NULL, 0);
 }
 
 int using_forkserver(void)

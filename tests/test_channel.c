@@ -115,39 +115,35 @@ static int find_channel(void)
 	return -1;
 }
 
+/* Send one frame as the library lays it out: type and body length as
+ * 32-bit numbers, then the body. */
+static int send_frame(int fd, uint32_t type, const void *body, uint32_t len)
+{
+	unsigned char f[32];
+
+	memcpy(f, &type, 4);
+	memcpy(f + 4, &len, 4);
+	memcpy(f + 8, body, len);
+	return send(fd, f, 8 + len, 0) == (ssize_t)(8 + len) ? 0 : -1;
+}
+
 /* raw_frames MODE: send the parent a malformed result stream. */
 static int raw_frames(int argc, char *argv[])
 {
 	int fd = find_channel();
-	unsigned char f[32];
-	uint32_t type, len;
 	uint64_t total = 100;
 
 	if (argc < 2 || fd < 0)
 		return 1;
 	if (strcmp(argv[1], "garbage") == 0)
 		return send(fd, "abc", 3, 0) == 3 ? 0 : 2;
-	if (strcmp(argv[1], "badtype") == 0) {
-		type = 99;
-		len = 0;
-		memcpy(f, &type, 4);
-		memcpy(f + 4, &len, 4);
-		return send(fd, f, 8, 0) == 8 ? 0 : 2;
-	}
-	/* truncated: 100 bytes announced, 10 sent */
-	type = 2;
-	len = 8;
-	memcpy(f, &type, 4);
-	memcpy(f + 4, &len, 4);
-	memcpy(f + 8, &total, 8);
-	if (send(fd, f, 16, 0) != 16)
+	if (strcmp(argv[1], "badtype") == 0)
+		return send_frame(fd, 99, "", 0) == 0 ? 0 : 2;
+	/* truncated: 100 bytes announced (BEGIN), 10 sent (DATA) */
+	if (send_frame(fd, 2, &total, sizeof(total)) < 0 ||
+	    send_frame(fd, 3, "0123456789", 10) < 0)
 		return 2;
-	type = 3;
-	len = 10;
-	memcpy(f, &type, 4);
-	memcpy(f + 4, &len, 4);
-	memcpy(f + 8, "0123456789", 10);
-	return send(fd, f, 18, 0) == 18 ? 0 : 2;
+	return 0;
 }
 
 /* nest: input is the depth; the result is "pid:ppid " for this level and
