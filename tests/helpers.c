@@ -410,6 +410,13 @@ int no_children(void)
 }
 
 #ifndef HELPERS_NO_CMOCKA
+void expect_fail(int rc, int err)
+{
+	assert_int_equal(rc, -1);
+	assert_int_equal(errno, err);
+	errno = 0;
+}
+
 char *capture_stdout(reexec_cmd *cmd, size_t *len, int *status)
 {
 	struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT};

@@ -46,6 +46,10 @@ int interrupts_stop(void);
  * which skips the test with the reason given. */
 int run_probe(const char *name, const char *skip_reason);
 
+/* Assert that a call failed (rc -1) with errno err; clears errno. (Not
+ * in builds without cmocka.) */
+void expect_fail(int rc, int err);
+
 /* Run cmd with stdout captured; returns the output (free it) and the exit
  * status in *status; fails the test on error. (Not in builds without
  * cmocka: HELPERS_NO_CMOCKA.) */

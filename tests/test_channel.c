@@ -24,13 +24,6 @@
 
 extern char **environ;
 
-static void expect_fail(int rc, int err)
-{
-	assert_int_equal(rc, -1);
-	assert_int_equal(errno, err);
-	errno = 0;
-}
-
 /* --- functions the children run --- */
 
 /* ready_then_line: ready, then wait for a byte on stdin. */

@@ -98,13 +98,6 @@ static void env_replaced(void **state)
 	reexec_cmd_free(cmd);
 }
 
-static void expect_fail(int rc, int err)
-{
-	assert_int_equal(rc, -1);
-	assert_int_equal(errno, err);
-	errno = 0;
-}
-
 static void env_bad_input(void **state)
 {
 	char *envp[] = {NULL};

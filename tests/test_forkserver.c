@@ -25,13 +25,6 @@
 
 #define BOUND_MS 10000
 
-static void expect_fail(int rc, int err)
-{
-	assert_int_equal(rc, -1);
-	assert_int_equal(errno, err);
-	errno = 0;
-}
-
 /* ppid: the parent's pid as the result, and the thread count. */
 static int ppid(int argc, char *argv[])
 {

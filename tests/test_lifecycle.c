@@ -105,13 +105,6 @@ static void start_and_read_line(reexec_cmd *cmd, char *line, size_t size)
 	line[len] = '\0';
 }
 
-static void expect_fail(int rc, int err)
-{
-	assert_int_equal(rc, -1);
-	assert_int_equal(errno, err);
-	errno = 0;
-}
-
 static void wait_timeout_leaves_child(void **state)
 {
 	reexec_cmd *cmd = reexec_command("pause", NULL);
