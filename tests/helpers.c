@@ -349,6 +349,8 @@ static int children_of(pid_t pid, pid_t *kids, int max)
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/children",
 		         (int)pid, e->d_name);
 		f = fopen(path, "re");
+		if (!f && errno == ENOENT)
+			continue; /* the thread ended: no children of its own */
 		if (!f) {
 			n = -1;
 			break;
