@@ -32,7 +32,8 @@
  *    the parent watch). Always set.
  *  - REEXEC_PARENT=FD:SIG:PPID: see reexec_cmd_parent_death().
  *  - REEXEC_CLOSE_FROM=FD: only where posix_spawn cannot close descriptors
- *    (musl): the child closes every descriptor from FD up.
+ *    (musl), in case the child is spawned by it: the child closes every
+ *    descriptor from FD up.
  * reexec_init() removes all three from the environment and makes the
  * channel close-on-exec before the function runs, so neither the function
  * nor anything it starts sees them; a base environment given to a command
@@ -173,9 +174,11 @@ REEXEC_API int reexec_init(int argc, char *argv[]);
  * asks sysctl(KERN_PROC_PATHNAME), macOS _NSGetExecutablePath(). The
  * choice is made once, in reexec_init() (or at the first call, as in a
  * child), and on Linux the binary is then also held open (one
- * close-on-exec descriptor for the life of the process): when the path
- * stops leading to it (a chroot, /proc unmounted), children are started
- * from that descriptor. The string is static; do not free it.
+ * close-on-exec O_PATH descriptor for the life of the process), and
+ * children are executed from that descriptor: they start even when the
+ * path no longer leads to the binary (a chroot, /proc unmounted). Only
+ * when it could not be opened is the path executed. The string is static;
+ * do not free it.
  * Thread-safe.
  *
  * Returns the path, or NULL with errno set:
@@ -468,7 +471,11 @@ REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
 /**
  * reexec_start - start the child.
  *
- * Spawns reexec_self() with posix_spawn(3). The child starts with an empty
+ * Executes our own binary: on Linux from the descriptor that pins it
+ * (vfork(2) + execveat(2), see reexec_self()), elsewhere, or where that
+ * cannot be done, reexec_self() with posix_spawn(3). The calling thread
+ * is suspended until the child has executed (or failed to); other threads
+ * run on. The child starts with an empty
  * signal mask, every signal at its default disposition, and no file
  * descriptor of the caller's other than 0, 1, 2 (as configured) and those
  * given with reexec_cmd_add_fd(), even while other threads open descriptors
@@ -486,8 +493,9 @@ REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
  *   ENOMEM  out of memory.
  *   ENOSYS  a working directory was set on a platform that cannot set it
  *           for a spawned child.
- *   or an error of posix_spawn(3), open(2) (for reexec_cmd_stdio_file())
- *   and chdir(2) (for reexec_cmd_set_dir()), among them:
+ *   or an error of execve(2) or posix_spawn(3), open(2) (for
+ *   reexec_cmd_stdio_file()) and chdir(2) (for reexec_cmd_set_dir()),
+ *   among them:
  *   EAGAIN  the process limit (RLIMIT_NPROC) is reached.
  *   E2BIG   the arguments and environment are too large.
  *   ENOENT, EACCES, ENOEXEC  the binary or the directory cannot be used.

@@ -9,10 +9,10 @@
  * file mapped where our own program headers are, and then execute that
  * file by its path instead.
  *
- * Either way the file is also held open from then on. When its path stops
- * working (a chroot, /proc unmounted in a new mount namespace), the spawn
- * executes that descriptor instead, which still is the very program that
- * was started, even if its file was deleted or replaced since. */
+ * Either way the file is also held open from then on, and spawns execute
+ * that descriptor: it still is the very program that was started, even
+ * if its file was deleted or replaced since, and it works where the path
+ * does not (a chroot, /proc unmounted in a new mount namespace). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -92,8 +92,7 @@ static void resolve(void)
 		free(mapped);
 }
 
-/* Hold the binary open, so that it can still be executed when its path
- * no longer leads to it: /proc unmounted, or a chroot. */
+/* Hold the binary open, to execute it from there (spawn.c). */
 static void pin(void)
 {
 #ifdef O_PATH
@@ -157,7 +156,7 @@ void self_resolve(void)
 	pthread_once(&self_once, resolve_and_pin);
 }
 
-/* A descriptor of our binary to execute when its path fails, or -1. */
+/* A descriptor of our binary to execute, or -1. */
 int self_pinned_fd(void)
 {
 	self_resolve();

@@ -1,7 +1,8 @@
-/* Starting the child: posix_spawn of our own binary, set up so that the
- * child starts clean (signals, descriptors) and so that every failure up
- * to and including the exec is reported here. Both glibc and musl report
- * exec errors from posix_spawn itself and reap the failed child. */
+/* Starting the child: our own binary, executed from the descriptor that
+ * pins it (spawn_fd.c) or else by posix_spawn of its path, set up so that
+ * the child starts clean (signals, descriptors) and so that every failure
+ * up to and including the exec is reported here. Both glibc and musl
+ * report exec errors from posix_spawn itself and reap the failed child. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -81,11 +82,55 @@ int spawn_child(struct reexec_cmd *cmd)
 	return spawn_now(cmd);
 }
 
+/* posix_spawn of our binary by its path: where it cannot be executed
+ * from the descriptor that pins it. */
+static int spawn_path(const struct reexec_cmd *cmd, const struct fd_plan *plan,
+                      const char *self, char *const envp[], pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int rc;
+
+	rc = posix_spawnattr_init(&attr);
+	if (rc)
+		return rc;
+	rc = posix_spawn_file_actions_init(&fa);
+	if (rc)
+		goto out_attr;
+	rc = set_attr(cmd, &attr);
+	if (!rc)
+		rc = set_actions(cmd, plan, &fa);
+	if (!rc)
+		rc = posix_spawn(pid, self, &fa, &attr, cmd->argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+out_attr:
+	posix_spawnattr_destroy(&attr);
+	return rc;
+}
+
+/* The binary is executed from the descriptor that pins it where the
+ * system can (spawn_fd.c): that is the very file this process runs, and
+ * it is cheaper than posix_spawn of /proc/self/exe, which resolves a
+ * link in /proc and sets up a stack for its child at every call. */
+static int spawn_self(const struct reexec_cmd *cmd, const struct fd_plan *plan,
+                      const char *self, char *const envp[], pid_t *pid)
+{
+	int rc = ENOSYS;
+
+	if (cmd->sealed)
+		return spawn_fd(cmd, plan, sealed_self_fd(), envp, pid);
+	if (self_pinned_fd() >= 0)
+		rc = spawn_fd(cmd, plan, self_pinned_fd(), envp, pid);
+	/* ENOENT: not every kind of binary runs from a descriptor (one
+	 * that needs an interpreter by path does not). */
+	if (rc == ENOSYS || rc == ENOENT)
+		rc = spawn_path(cmd, plan, self, envp, pid);
+	return rc;
+}
+
 int spawn_now(struct reexec_cmd *cmd)
 {
 	const char *self = reexec_self();
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	struct fd_plan plan;
 #ifndef HAVE_SPAWN_CLOSEFROM
 	char close_from[sizeof(ENV_CLOSE_FROM) + 16];
@@ -122,29 +167,7 @@ int spawn_now(struct reexec_cmd *cmd)
 		errno = ENOMEM;
 		return -1;
 	}
-
-	rc = posix_spawnattr_init(&attr);
-	if (rc)
-		goto out_plan;
-	rc = posix_spawn_file_actions_init(&fa);
-	if (rc)
-		goto out_attr;
-	rc = set_attr(cmd, &attr);
-	if (!rc)
-		rc = set_actions(cmd, &plan, &fa);
-	if (!rc && cmd->sealed)
-		rc = spawn_fd(cmd, &plan, sealed_self_fd(), envp, &pid);
-	else if (!rc)
-		rc = posix_spawn(&pid, self, &fa, &attr, cmd->argv, envp);
-	/* No path leads to our binary any more: run the one we hold. (Not
-	 * for other ENOENTs, a missing working directory, say.) */
-	if (rc == ENOENT && self_pinned_fd() >= 0 && access(self, X_OK) < 0)
-		rc = spawn_fd(cmd, &plan, self_pinned_fd(), envp, &pid);
-
-	posix_spawn_file_actions_destroy(&fa);
-out_attr:
-	posix_spawnattr_destroy(&attr);
-out_plan:
+	rc = spawn_self(cmd, &plan, self, envp, &pid);
 	free(envp);
 	fd_plan_release(&plan, rc == 0);
 	if (rc) {

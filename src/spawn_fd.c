@@ -1,5 +1,5 @@
-/* Starting the child from a descriptor of our binary rather than a path,
- * for when no path leads to it any more (a chroot, /proc unmounted).
+/* Starting the child from a descriptor of our binary rather than a path:
+ * the pinned binary or its sealed copy (see spawn.c for why).
  * posix_spawn takes only paths, so this is the same work done by hand:
  * vfork with every signal blocked (so that no handler of ours can run in
  * the child, which shares our memory until it executes), then in the

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -418,6 +420,99 @@ static void library_fds_never_leak(void **state)
 	assert_int_equal(leaks, 0);
 }
 
+/* execfn: what the kernel was given to execute this process (AT_EXECFN),
+ * as the result: "/dev/fd/N" when it was a descriptor. */
+static int execfn(int argc, char *argv[])
+{
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+
+	(void)argc;
+	(void)argv;
+	return fn && reexec_set_result(fn, strlen(fn)) == 0 ? 0 : 1;
+}
+
+/* A child's AT_EXECFN into buf; 0, or -1. */
+static int child_execfn(char *buf, size_t size)
+{
+	void *out = NULL;
+	size_t len = 0;
+	int status = -1;
+
+	if (reexec_call("execfn", NULL, 0, &out, &len, &status) < 0 ||
+	    status != 0 || len >= size) {
+		free(out);
+		return -1;
+	}
+	memcpy(buf, out, len);
+	buf[len] = '\0';
+	free(out);
+	return 0;
+}
+
+/* The child is executed from the descriptor that pins our binary, not
+ * by a path that could lead elsewhere by then. */
+static void executes_pinned_binary(void **state)
+{
+	char fn[PATH_MAX];
+
+	(void)state;
+	if (using_forkserver()) {
+		print_message("skipped: the fork server's children are not "
+		              "executed\n");
+		skip();
+	}
+	assert_int_equal(child_execfn(fn, sizeof(fn)), 0);
+	assert_memory_equal(fn, "/dev/fd/", 8);
+}
+
+/* In a child of ours that finds its binary with no descriptor to spare,
+ * so that nothing is pinned: children are spawned by the path instead,
+ * and start just as clean. */
+static int unpinned_probe(int argc, char *argv[])
+{
+	struct rlimit lim = {64, 64};
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	int fds[64], n = 0, status = -1;
+	const char *self;
+	char fn[PATH_MAX];
+	reexec_cmd *cmd;
+
+	(void)argc;
+	(void)argv;
+	if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return 2;
+	while (n < 64 &&
+	       (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		n++;
+	self = reexec_self();
+	while (n > 0)
+		close(fds[--n]);
+	if (!self || strcmp(self, "/proc/self/exe") != 0)
+		return 3;
+	if (child_execfn(fn, sizeof(fn)) < 0 || strcmp(fn, self) != 0)
+		return 4;
+	sigaction(SIGUSR1, &ign, NULL);
+	cmd = reexec_command("signal_report", NULL);
+	if (!cmd || reexec_cmd_stdio_null(cmd, 1) < 0 ||
+	    reexec_run(cmd, &status) < 0)
+		return 5;
+	reexec_cmd_free(cmd);
+	return status == 0 ? 0 : 6;
+}
+
+static void unpinned_spawns_by_path(void **state)
+{
+	(void)state;
+	if (using_forkserver() || under_valgrind()) {
+		print_message("skipped: here the probe's children are not "
+		              "executed by this binary's path\n");
+		skip();
+	}
+	assert_int_equal(
+	        run_probe("unpinned_probe", "RLIMIT_NOFILE cannot be set here"),
+	        0);
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -432,10 +527,14 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(misuse_errors),
 	        cmocka_unit_test(parent_ends_cloexec),
 	        cmocka_unit_test(library_fds_never_leak),
+	        cmocka_unit_test(executes_pinned_binary),
+	        cmocka_unit_test(unpinned_spawns_by_path),
 	};
 
 	reexec_register("nproc_probe", nproc_probe);
 	reexec_register("emfile_probe", emfile_probe);
+	reexec_register("execfn", execfn);
+	reexec_register("unpinned_probe", unpinned_probe);
 	helpers_init(argc, argv);
 	return cmocka_run_group_tests_name("spawn", tests, NULL, NULL);
 }
