@@ -1,6 +1,6 @@
 /*
- * spawn - the four ways to run a function of this program in a child,
- * side by side, as the parent grows and as threads are added.
+ * spawn - the ways to run a function of this program in a child, side
+ * by side, as the parent grows and as threads are added.
  *
  * A round trip starts a child that runs a function returning at once and
  * waits for it:
@@ -8,10 +8,16 @@
  *   exec      reexec_command + reexec_run + reexec_cmd_free (exec path)
  *   server    the same through the fork server
  *   fork+exec fork, execv of /proc/self/exe, waitpid
+ *   bare server  the floor of the fork server idea: a copy of this program
+ *             forked at start, that for each request (one at a time)
+ *             makes a child with clone(CLONE_PARENT) which _exits at once,
+ *             and answers with its pid; we waitpid. No stdio, fds,
+ *             environment, directory, channel or result: what any fork
+ *             server costs here before it does anything.
  * For each parent size (resident memory touched before measuring) and
- * number of spawning threads, the four alternate batch by batch (raw,
- * exec, server, fork+exec, raw, ...); in a batch every thread does BATCH
- * round trips of the same kind. Prints a markdown table per setting:
+ * number of spawning threads, the five alternate batch by batch (raw,
+ * exec, server, fork+exec, bare server, raw, ...); in a batch every
+ * thread does BATCH round trips of the same kind. Prints a markdown table per setting:
  * median and 99th percentile round trip, round trips per second (all
  * threads together), and the ratio of medians to raw.
  *
@@ -20,11 +26,16 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +67,63 @@ static int exec_round(void)
 static int server_round(void)
 {
 	return lib_round(1);
+}
+
+static int bare_sock = -1;
+static pthread_mutex_t bare_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The bare server: a byte in, a child made, its pid out; it ends with
+ * us. */
+static _Noreturn void bare_server(int sock, pid_t parent)
+{
+	char c;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	while (recv(sock, &c, 1, 0) == 1) {
+		pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD,
+		                           NULL, NULL, NULL, NULL);
+
+		if (pid == 0)
+			syscall(SYS_exit, 0);
+		if (send(sock, &pid, sizeof(pid), 0) < 0)
+			break;
+	}
+	_exit(0);
+}
+
+static int bare_start(void)
+{
+	int sv[2];
+	pid_t parent = getpid(), pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		bare_server(sv[1], parent);
+	}
+	close(sv[1]);
+	bare_sock = sv[0];
+	return pid < 0 ? -1 : 0;
+}
+
+static int bare_round(void)
+{
+	pid_t pid = -1;
+	int status;
+	char c = 0;
+
+	pthread_mutex_lock(&bare_lock);
+	if (send(bare_sock, &c, 1, 0) != 1 ||
+	    recv(bare_sock, &pid, sizeof(pid), 0) != sizeof(pid))
+		pid = -1;
+	pthread_mutex_unlock(&bare_lock);
+	if (pid <= 0)
+		return -1;
+	return waitpid(pid, &status, 0) == pid && status == 0 ? 0 : -1;
 }
 
 static int forkexec_round(void)
@@ -147,6 +215,7 @@ int main(int argc, char *argv[])
 	        {"exec path", exec_round, NULL, 0, 0},
 	        {"fork server", server_round, NULL, 0, 0},
 	        {"fork+exec", forkexec_round, NULL, 0, 0},
+	        {"bare server (floor)", bare_round, NULL, 0, 0},
 	};
 	const int nimpl = (int)(sizeof(impls) / sizeof(impls[0]));
 	int gib[8] = {0, 1, 4}, ngib = 3;
@@ -163,8 +232,8 @@ int main(int argc, char *argv[])
 		for (int i = 2; i < argc && ngib < 8; i++)
 			gib[ngib++] = atoi(argv[i]);
 	}
-	if (reexec_forkserver_start(0) < 0) {
-		perror("reexec_forkserver_start");
+	if (bare_start() < 0 || reexec_forkserver_start(0) < 0) {
+		perror("starting the servers");
 		return 1;
 	}
 	for (int g = 0; g < ngib; g++) {

@@ -823,10 +823,10 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * with REEXEC_FORKSERVER_ALL) get their child by a fork of the server
  * instead of an exec, which costs a fraction of it and does not grow with
  * the caller's size (the server keeps two spare children forked ahead,
- * so the fork itself happens between requests); the child is set up exactly
- * as an exec'd one
- * (argv, environment, directory, descriptors, process group, a clean
- * signal mask, the channel) and runs the registered function. It is the
+ * so the fork itself happens between requests); the child is set up
+ * exactly as an exec'd one (argv, environment, directory, descriptors,
+ * process group, a clean signal mask, the channel) and runs the
+ * registered function. It is the
  * server's child, not the caller's: the server reaps it and sends the
  * wait status over the child's channel, and the caller tracks it with a
  * pidfd, so waits, timeouts, signals and stops behave as for any
@@ -838,8 +838,11 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * Without this call the server starts on the first command that asks for
  * it. It ends with this process, or with reexec_forkserver_stop(). When it
  * has died (killed, say), the start that finds out fails with ECONNRESET
- * and the next one starts a new server. Thread-safe: starts from many
- * threads are queued at the server, one request at a time.
+ * and the next one starts a new server. Thread-safe: a start holds a lock
+ * only while it sends its request; the server's answer comes on the new
+ * child's own channel, so starts from many threads are served side by
+ * side, one per spare. A start through the server blocks until a spare
+ * has taken its request (and, when none is left, until one is forked).
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  flags has an unknown bit.
@@ -871,7 +874,8 @@ REEXEC_API pid_t reexec_forkserver_pid(void);
  *   EINVAL  cmd is NULL, or on is neither 0 nor 1.
  *   EBUSY   the command has already been started.
  * reexec_start() of such a command fails, besides its usual errors, with
- *   ECONNRESET  the server had died; the next start starts a new one.
+ *   ECONNRESET  the server had died, or the spare that took the request
+ *           (the next start starts a new server).
  *   E2BIG   more than 250 descriptors, or over 64 MiB of arguments and
  *           environment, for one request.
  */

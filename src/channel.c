@@ -189,6 +189,10 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 			ch->has_exit = true;
 		}
 		break;
+	case FRAME_FORKED:
+		/* The server's answer, taken at start: once more means
+		 * nothing. */
+		break;
 	case FRAME_BEGIN:
 	case FRAME_DATA:
 		if (stream_feed(&ch->result, f) < 0)

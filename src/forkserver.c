@@ -16,7 +16,12 @@
  * only in their own fork), which a function that takes a lock or raises a
  * signal can trip over. The caller tracks the child with a pidfd, which
  * works for any process: signals, timeouts and stop behave as for its own
- * children; only the status arrives by message instead of by waitid(). */
+ * children; only the status arrives by message instead of by waitid().
+ *
+ * The server's socket carries requests only, one message each; the answer
+ * (the child's pid, or an errno) comes on the child's channel. So a
+ * caller holds the lock just while it sends, and callers in many threads
+ * wait for their answers side by side. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -30,10 +35,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#endif
 
 #include "internal.h"
 
@@ -88,6 +92,7 @@ static void put_strv(struct wbuf *b, char *const v[])
 static pthread_mutex_t server_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reexec_cmd *server; /* the running server, or NULL */
 static pid_t server_owner;        /* the process that started it */
+static unsigned long server_gen;  /* how many were started */
 static atomic_bool by_default;
 
 /* A forked copy of the caller holds copies of the server's descriptors
@@ -114,15 +119,22 @@ static void end_server(void)
 	server = NULL;
 }
 
-/* A fork of this process (without exec) must not inherit the lock held
- * by a thread it does not have. */
-static void lock_server(void)
+/* A fork of this process (without exec) has copies of the lock and the
+ * server, which is not its child: it starts afresh. Nothing is locked
+ * around a fork, because a thread holding the lock may be waiting for
+ * one (starting the server, with a sanitizer that turns vfork into fork).
+ * So the lock may have been held, by a thread the copy does not have:
+ * then the server's record may be half made, and is dropped unread (its
+ * descriptors are close-on-exec). */
+static void forked_child(void)
 {
-	pthread_mutex_lock(&server_lock);
-}
-
-static void unlock_server(void)
-{
+	if (pthread_mutex_trylock(&server_lock) != 0) {
+		pthread_mutex_init(&server_lock, NULL);
+		server = NULL;
+		return;
+	}
+	if (server)
+		forget_server();
 	pthread_mutex_unlock(&server_lock);
 }
 
@@ -130,7 +142,7 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void install_atfork(void)
 {
-	(void)pthread_atfork(lock_server, unlock_server, unlock_server);
+	(void)pthread_atfork(NULL, NULL, forked_child);
 }
 
 /* Start the server unless it runs. Call with server_lock. */
@@ -156,6 +168,7 @@ static int server_up(void)
 	}
 	server = cmd;
 	server_owner = getpid();
+	server_gen++;
 	return 0;
 }
 
@@ -225,51 +238,91 @@ bool forkserver_wanted(const struct reexec_cmd *cmd)
 	       (cmd->forkserver < 0 && atomic_load(&by_default));
 }
 
-/* Send the request and read the reply. Call with server_lock. */
-static int ask(const struct wbuf *body, const int *fds, int nfds, pid_t *pid)
+/* A file holding the body of a request too long for one message. */
+static int body_file(const struct wbuf *body)
 {
-	int sock = server->chan.fd;
+#ifdef __linux__
+	int fd = memfd_create("reexec-request", MFD_CLOEXEC);
+#else
+	int fd = -1;
+
+	errno = ENOSYS; /* (the server runs on Linux only) */
+#endif
+
+	for (size_t off = 0; fd >= 0 && off < body->len;) {
+		ssize_t n = write(fd, body->data + off, body->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close_keep_errno(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return fd;
+}
+
+/* Send the request, one message. 0; -1 with errno set, ECONNRESET when
+ * the server is gone (it is then ended). Call with server_lock. */
+static int send_request(const struct wbuf *body, const int *fds, int nfds)
+{
 	struct req_hdr hdr = {(uint32_t)nfds, (uint32_t)body->len};
-	size_t first = body->len < FRAME_CHUNK ? body->len : FRAME_CHUNK;
-	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {body->data, first}};
+	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {body->data, body->len}};
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * REQ_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * (REQ_MAX_FDS + 1))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-	struct reply rep;
-	ssize_t n;
+	int all[REQ_MAX_FDS + 1], n = nfds, file = -1;
+	ssize_t sent;
 
-	msg_put_fds(&msg, u.buf, fds, nfds);
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	for (size_t off = first; n >= 0 && off < body->len;) {
-		size_t k = body->len - off < FRAME_CHUNK ? body->len - off
-		                                         : FRAME_CHUNK;
-
-		n = send(sock, body->data + off, k, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		off += k;
+	memcpy(all, fds, sizeof(int) * (size_t)nfds);
+	if (body->len > FRAME_CHUNK) {
+		file = body_file(body);
+		if (file < 0)
+			return -1;
+		all[n++] = file;
+		msg.msg_iovlen = 1;
 	}
-	if (n < 0)
-		goto gone;
+	msg_put_fds(&msg, u.buf, all, n);
 	do
-		n = recv(sock, &rep, sizeof(rep), 0);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(rep))
-		goto gone;
-	if (rep.err) {
-		errno = rep.err;
+		sent = sendmsg(server->chan.fd, &msg, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	if (file >= 0)
+		close_keep_errno(file);
+	if (sent >= 0)
+		return 0;
+	if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN ||
+	    errno == ECONNREFUSED) {
+		/* Killed, crashed: say so; the next start makes a new one. */
+		end_server();
+		errno = ECONNRESET;
+	}
+	return -1;
+}
+
+/* The server's answer on the child's channel: 0 and the pid, -1 with its
+ * errno, or -1 with ECONNRESET at end-of-file (the request was dropped:
+ * the server, or the spare that took it, is gone). Blocks. */
+static int await_answer(int chan, pid_t *pid)
+{
+	struct stream s = {0};
+	struct frame f;
+	int rc = frame_recv(chan, &s, 0, &f), v;
+
+	if (rc == 0) {
+		errno = ECONNRESET;
 		return -1;
 	}
-	*pid = rep.pid;
-	return 0;
-gone:
-	/* Killed, crashed: say so; the next start makes a new one. */
-	end_server();
-	errno = ECONNRESET;
+	if (rc < 0)
+		return -1;
+	v = frame_int(&f);
+	if (f.type == FRAME_FORKED && v > 0) {
+		*pid = v;
+		return 0;
+	}
+	errno = f.type == FRAME_ERROR && v > 0 && v < 4096 ? v : EPROTO;
 	return -1;
 }
 
@@ -332,6 +385,9 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	return 0;
 }
 
+/* The request is sent under server_lock; the answer is awaited without
+ * it, on the child's channel, so that callers in other threads are served
+ * side by side. */
 int spawn_via_server(struct reexec_cmd *cmd)
 {
 	char parent[sizeof(ENV_PARENT) + 48];
@@ -340,15 +396,17 @@ int spawn_via_server(struct reexec_cmd *cmd)
 	struct wbuf body = {0};
 	struct fd_plan plan;
 	char **envp = NULL;
+	unsigned long gen;
 	pid_t pid = -1;
 	int nfds, rc = -1;
 
 	pthread_once(&atfork_once, install_atfork);
 	pthread_mutex_lock(&server_lock);
-	if (server_up() < 0)
-		goto out_unlock;
-	if (fd_plan_make(cmd, &plan) < 0)
-		goto out_unlock;
+	if (server_up() < 0 || fd_plan_make(cmd, &plan) < 0) {
+		pthread_mutex_unlock(&server_lock);
+		return -1;
+	}
+	gen = server_gen;
 	if (cmd->parent_death)
 		/* The child's parent is the server, which ends with us. */
 		(void)snprintf(parent, sizeof(parent), "%s=%d:%d:%ld",
@@ -359,21 +417,38 @@ int spawn_via_server(struct reexec_cmd *cmd)
 	if (!envp)
 		errno = ENOMEM;
 	else if (build(cmd, &plan, envp, &body, fds, &nfds) == 0)
-		rc = ask(&body, fds, nfds, &pid);
+		rc = send_request(&body, fds, nfds);
+	pthread_mutex_unlock(&server_lock);
 	free(body.data);
 	free(envp);
-	fd_plan_release(&plan, rc == 0);
+	/* Our copies of the child's ends go now: if the request is dropped,
+	 * the channel then ends. */
+	fd_plan_release(&plan, true);
 	if (rc == 0) {
-		for (int i = 0; i < 3; i++)
-			cmd->pipe_fd[i] = plan.parent_end[i];
+		/* The input goes first: the child reads it at once. */
 		cmd->chan.fd = plan.chan_end;
-		cmd->via_server = true;
+		chan_started(cmd);
+		rc = await_answer(plan.chan_end, &pid);
 	}
-out_unlock:
-	pthread_mutex_unlock(&server_lock);
-	if (rc < 0)
+	if (rc < 0) {
+		int err = errno;
+
+		if (err == ECONNRESET) {
+			pthread_mutex_lock(&server_lock);
+			if (server && server_gen == gen)
+				end_server();
+			pthread_mutex_unlock(&server_lock);
+		}
+		cmd->chan.fd = -1;
+		cmd->chan.begin_sent = false;
+		cmd->chan.in_sent = 0;
+		fd_plan_release(&plan, false);
+		errno = err;
 		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		cmd->pipe_fd[i] = plan.parent_end[i];
+	cmd->via_server = true;
 	child_started(cmd, pid);
-	chan_started(cmd);
 	return 0;
 }

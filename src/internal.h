@@ -47,6 +47,7 @@ enum frame_type {
 	FRAME_STATUS,    /* child: the function returned this value */
 	FRAME_ERROR,     /* child: refused to run, this errno says why */
 	FRAME_EXIT,      /* fork server: the child ended with this status */
+	FRAME_FORKED,    /* fork server: the child runs, with this pid */
 };
 #define FRAME_HDR 8
 #define FRAME_CHUNK 65536
@@ -232,22 +233,26 @@ HIDDEN int spawn_via_server(struct reexec_cmd *cmd);
 HIDDEN _Noreturn void forkserver_main(int sock);
 
 /* A request to the server: one message with this header, the descriptors
- * (SCM_RIGHTS) and the first FRAME_CHUNK bytes of the body, then the rest
- * of the body. The body: the child's descriptor count, for each the index
- * of its passed descriptor (-1: closed), the channel's slot, the process
- * group mode and id, the working directory ('1' then the path, or '0' and
- * an empty string), then argv and envp, each a count and NUL-ended
- * strings. Numbers are 32 bits in the machine's order. */
+ * (SCM_RIGHTS) and the body. A body longer than FRAME_CHUNK travels in a
+ * file instead (a memfd, passed after the others), so that a request is
+ * always one message: spares read the server's socket side by side, and
+ * the continuation of one request must not go to another. The body: the
+ * child's descriptor count, for each the index of its passed descriptor
+ * (-1: closed), the channel's slot, the process group mode and id, the
+ * working directory ('1' then the path, or '0' and an empty string), then
+ * argv and envp, each a count and NUL-ended strings. Numbers are 32 bits
+ * in the machine's order.
+ *
+ * The answer comes on the child's own channel, so that the server's
+ * socket carries requests only and callers need not wait for each other:
+ * FRAME_FORKED with the child's pid, or FRAME_ERROR with an errno. A
+ * request that cannot be read is dropped with its descriptors: the caller
+ * sees its channel end. */
 #define REQ_MAX_FDS 250          /* the kernel's SCM_MAX_FD is 253 */
 #define REQ_MAX_BODY (64u << 20) /* arguments and environment */
 struct req_hdr {
-	uint32_t nfds;
+	uint32_t nfds; /* not counting the body's file */
 	uint32_t body_len;
-};
-/* The answer: 0 and the child's pid, or an errno. */
-struct reply {
-	int32_t err;
-	int32_t pid;
 };
 
 /* child.c: the child's side */

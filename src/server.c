@@ -142,13 +142,28 @@ static int parse_request(char *body, size_t len, int nfds, struct request *q)
 	return 0;
 }
 
+/* Read n bytes of a request's body from its file. */
+static int read_body_file(int fd, char *data, size_t n)
+{
+	for (size_t have = 0; have < n;) {
+		ssize_t k = pread(fd, data + have, n - have, (off_t)have);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		have += (size_t)k;
+	}
+	return 0;
+}
+
 /* Read one request: its descriptors and body. 1, 0 at end-of-file, -1
  * when malformed (the descriptors that came are closed). */
 static int read_request(int sock, char **body, size_t *len, int *fds, int *nfds)
 {
 	struct req_hdr hdr;
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * REQ_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * (REQ_MAX_FDS + 1))];
 		struct cmsghdr align;
 	} u;
 	char *data = malloc(FRAME_CHUNK);
@@ -157,7 +172,7 @@ static int read_request(int sock, char **body, size_t *len, int *fds, int *nfds)
 	                     .msg_iovlen = 2,
 	                     .msg_control = u.buf,
 	                     .msg_controllen = sizeof(u.buf)};
-	size_t have;
+	bool in_file;
 	ssize_t n;
 
 	*nfds = 0;
@@ -170,31 +185,26 @@ static int read_request(int sock, char **body, size_t *len, int *fds, int *nfds)
 		free(data);
 		return n == 0 ? 0 : -1;
 	}
-	*nfds = msg_take_fds(&msg, fds, REQ_MAX_FDS);
-
-	if ((size_t)n < sizeof(hdr) || (msg.msg_flags & MSG_CTRUNC) ||
-	    hdr.nfds != (uint32_t)*nfds || hdr.body_len > REQ_MAX_BODY)
+	*nfds = msg_take_fds(&msg, fds, REQ_MAX_FDS + 1);
+	in_file = (size_t)n >= sizeof(hdr) && hdr.body_len > FRAME_CHUNK;
+	if ((size_t)n < sizeof(hdr) ||
+	    (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) ||
+	    hdr.nfds + in_file != (uint32_t)*nfds ||
+	    hdr.body_len > REQ_MAX_BODY ||
+	    (size_t)n - sizeof(hdr) != (in_file ? 0 : hdr.body_len))
 		goto bad;
-	have = (size_t)n - sizeof(hdr);
-	if (have > hdr.body_len)
-		goto bad;
-	if (hdr.body_len > FRAME_CHUNK) {
+	if (in_file) {
 		char *grown = realloc(data, hdr.body_len);
 
 		if (!grown)
 			goto bad;
 		data = grown;
-	}
-	while (have < hdr.body_len) {
-		n = recv(sock, data + have, hdr.body_len - have, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (read_body_file(fds[*nfds - 1], data, hdr.body_len) < 0)
 			goto bad;
-		have += (size_t)n;
+		close(fds[--*nfds]);
 	}
 	*body = data;
-	*len = have;
+	*len = hdr.body_len;
 	return 1;
 bad:
 	free(data);
@@ -314,19 +324,55 @@ static struct {
 	int ctl;   /* its news: "took one" with the channel */
 } spares[SPARES] = {{-1, -1}, {-1, -1}};
 
+static int count_spares(void)
+{
+	int n = 0;
+
+	for (int k = 0; k < SPARES; k++)
+		n += spares[k].pid >= 0;
+	return n;
+}
+
 static bool any_spare(void)
 {
-	for (int k = 0; k < SPARES; k++)
-		if (spares[k].pid >= 0)
+	return count_spares() > 0;
+}
+
+/* Whether to replace the spares now. A fork makes the server busy for a
+ * while, and a child that ends meanwhile waits for it to hear of its end;
+ * so while a spare is left and a child runs, replacing waits until the
+ * server has been idle for SPARE_IDLE_MS. */
+#define SPARE_IDLE_MS 2
+static bool kid_running(void)
+{
+	for (size_t i = 0; i < nkids; i++)
+		if (!kids[i].ended)
 			return true;
 	return false;
 }
 
-static void reply(int sock, int err, pid_t pid)
+/* Answer a request on its channel: FRAME_FORKED with the pid, or
+ * FRAME_ERROR with an errno. Never blocks: the channel is fresh. */
+static void answer(int chan, enum frame_type type, int v)
 {
-	struct reply rep = {err, pid};
+	int32_t x = v;
 
-	(void)send(sock, &rep, sizeof(rep), MSG_NOSIGNAL);
+	(void)frame_send(chan, type, &x, sizeof(x), MSG_DONTWAIT);
+}
+
+/* Refuse a request with err (unless it cannot even say where to), and
+ * drop it. */
+static void refuse(char *body, size_t len, int *fds, int nfds, int err)
+{
+	struct request q;
+
+	if (parse_request(body, len, nfds, &q) == 0) {
+		answer(fds[q.slot[q.chan_slot]], FRAME_ERROR, err);
+		request_free(&q);
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	free(body);
 }
 
 /* In the spare: tell the server it took a request (chan >= 0), or that
@@ -368,7 +414,7 @@ static int prepare(const struct request *q, int *dir)
  * child. Any failure is the caller's errno; the spare then leaves. */
 static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 {
-	int fds[REQ_MAX_FDS], nfds, dir = -1, err = 0;
+	int fds[REQ_MAX_FDS + 1], nfds, dir = -1, err = 0, chan;
 	struct request q;
 	char *body;
 	size_t len;
@@ -391,22 +437,24 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 	case 1:
 		break;
 	default:
-		reply(sock, EPROTO, 0);
 		(void)tell_server(ctl, -1);
 		_exit(0);
 	}
-	if (parse_request(body, len, nfds, &q) < 0)
-		err = EPROTO;
-	else if (prepare(&q, &dir) < 0)
+	if (parse_request(body, len, nfds, &q) < 0) {
+		(void)tell_server(ctl, -1);
+		_exit(0); /* (dropped: the caller sees its channel end) */
+	}
+	chan = fds[q.slot[q.chan_slot]];
+	if (prepare(&q, &dir) < 0)
 		err = errno;
-	else if (tell_server(ctl, fds[q.slot[q.chan_slot]]) < 0)
+	else if (tell_server(ctl, chan) < 0)
 		err = ECONNRESET;
 	if (err) {
-		reply(sock, err, 0);
+		answer(chan, FRAME_ERROR, err);
 		(void)tell_server(ctl, -1);
 		_exit(0);
 	}
-	reply(sock, 0, getpid());
+	answer(chan, FRAME_FORKED, getpid());
 	close(sock);
 	close(ctl);
 	become_child(&q, fds, nfds, dir);
@@ -508,7 +556,8 @@ _Noreturn void forkserver_main(int sock)
 		struct pollfd *grown =
 		        realloc(p, (nkids + SPARES + 2) * sizeof(*p));
 		size_t np = 0, first_kid;
-		bool serve_self = !any_spare();
+		bool serve_self = !any_spare(), defer;
+		int n;
 
 		if (!grown)
 			_exit(1);
@@ -525,8 +574,14 @@ _Noreturn void forkserver_main(int sock)
 			if (kids[i].ended)
 				p[np++] = (struct pollfd){.fd = kids[i].chan,
 				                          .events = POLLOUT};
-		if (poll(p, (nfds_t)np, -1) < 0)
+		defer = count_spares() < SPARES && any_spare() && kid_running();
+		n = poll(p, (nfds_t)np, defer ? SPARE_IDLE_MS : -1);
+		if (n < 0)
 			continue;
+		if (n == 0) {
+			fork_spares(sock, sfd);
+			continue;
+		}
 		for (size_t q = first_kid; q < np; q++)
 			for (size_t i = 0; p[q].revents && i < nkids; i++)
 				if (kids[i].chan == p[q].fd && kids[i].ended) {
@@ -544,22 +599,20 @@ _Noreturn void forkserver_main(int sock)
 			for (int k = 0; p[q].revents && k < SPARES; k++)
 				if (spares[k].ctl == p[q].fd && p[q].fd >= 0)
 					spare_news(k);
-		fork_spares(sock, sfd);
+		if (!any_spare() || !kid_running())
+			fork_spares(sock, sfd);
 		if (serve_self && p[1].revents && !any_spare()) {
 			/* No spare could be made: say why. */
-			int fds[REQ_MAX_FDS], nfds, rc, err = errno;
+			int fds[REQ_MAX_FDS + 1], nfds, rc, err = errno;
 			char *body = NULL;
 			size_t len;
 
 			rc = read_request(sock, &body, &len, fds, &nfds);
 			if (rc == 0)
 				_exit(0); /* our caller is gone */
-			if (rc > 0) {
-				for (int i = 0; i < nfds; i++)
-					close(fds[i]);
-				free(body);
-			}
-			reply(sock, err ? err : EAGAIN, 0);
+			if (rc > 0)
+				refuse(body, len, fds, nfds,
+				       err ? err : EAGAIN);
 		}
 	}
 }

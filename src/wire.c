@@ -34,6 +34,7 @@ static long body_size(uint32_t type)
 	case FRAME_STATUS:
 	case FRAME_ERROR:
 	case FRAME_EXIT:
+	case FRAME_FORKED:
 		return 4;
 	case FRAME_BEGIN:
 		return 8;

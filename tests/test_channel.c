@@ -375,7 +375,7 @@ static void multicall_registration(void **state)
  * there too. */
 static void startup_errors(void **state)
 {
-	reexec_cmd *cmd = reexec_command("only_in_parent", NULL);
+	reexec_cmd *cmd;
 	int status = -1;
 
 	(void)state;
@@ -384,6 +384,7 @@ static void startup_errors(void **state)
 		              "the server registered when it started\n");
 		skip();
 	}
+	cmd = reexec_command("only_in_parent", NULL);
 	/* Its binary (a copy of ours told not to register it) has no such
 	 * function. */
 	assert_int_equal(reexec_cmd_setenv(cmd, "NO_EXTRA_NAMES", "1"), 0);

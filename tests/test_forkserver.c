@@ -37,6 +37,16 @@ static int ppid(int argc, char *argv[])
 	return reexec_set_result(out, (size_t)n) < 0;
 }
 
+/* A command for name through the fork server. */
+static reexec_cmd *forkserver_cmd(const char *name)
+{
+	reexec_cmd *cmd = reexec_command(name, NULL);
+
+	assert_non_null(cmd);
+	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
+	return cmd;
+}
+
 /* Run ppid through cmd; return the pid it reports. */
 static int parent_of(reexec_cmd *cmd)
 {
@@ -130,17 +140,58 @@ static void dead_server_replaced(void **state)
 	/* Dead (its spares go with it, and can take no request after). */
 	assert_int_equal(poll(&p, 1, BOUND_MS), 1);
 	close(p.fd);
-	cmd = reexec_command("ppid", NULL);
-	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
+	cmd = forkserver_cmd("ppid");
 	expect_fail(reexec_start(cmd), ECONNRESET);
 	reexec_cmd_free(cmd);
 	/* (The dead one was reaped.) */
 	assert_int_equal(waitpid(server, &status, WNOHANG), -1);
 
-	cmd = reexec_command("ppid", NULL);
-	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
-	server = parent_of(cmd);
+	server = parent_of(forkserver_cmd("ppid"));
 	assert_int_equal(server, reexec_forkserver_pid());
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
+/* In a copy of the caller made by fork(): 0 when it has no server of its
+ * parent's, and gets one of its own on demand. */
+static int copy_side(pid_t parents_server)
+{
+	reexec_cmd *cmd = reexec_command("ppid", NULL);
+	void *out = NULL;
+	size_t len;
+	int status = -1, ok;
+
+	ok = reexec_forkserver_pid() < 0 && errno == ESRCH && cmd &&
+	     reexec_cmd_forkserver(cmd, 1) == 0 &&
+	     reexec_run(cmd, &status) == 0 && status == 0 &&
+	     reexec_take_result(cmd, &out, &len) == 0 &&
+	     atoi(out) != parents_server &&
+	     atoi(out) == reexec_forkserver_pid();
+	free(out);
+	reexec_cmd_free(cmd);
+	reexec_forkserver_stop();
+	return ok ? 0 : 1;
+}
+
+/* A fork of the caller (no exec) does not use the server it has a copy
+ * of, which is not its child; the caller's still serves. */
+static void forked_copy_has_its_own(void **state)
+{
+	pid_t server, pid;
+	int status;
+
+	(void)state;
+	assert_int_equal(reexec_forkserver_start(0), 0);
+	server = reexec_forkserver_pid();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(copy_side(server));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	assert_int_equal(reexec_forkserver_pid(), server);
+	assert_int_equal(parent_of(forkserver_cmd("ppid")), server);
 	assert_int_equal(reexec_forkserver_stop(), 0);
 	reap_orphans();
 	assert_true(no_children());
@@ -206,6 +257,36 @@ static void not_by_name(void **state)
 
 #define THREADS 8
 #define CALLS 40
+#define BIG_ARG (100 * 1024) /* a request longer than one message */
+
+/* One echo through the server; odd rounds with an argument too long for
+ * one message of the request. 0 when all came back intact. */
+static int echo_once(const char *in, size_t n, int round)
+{
+	char *big = NULL, len_arg[16];
+	reexec_cmd *cmd;
+	void *out = NULL;
+	size_t len = 0;
+	int status = -1, bad;
+
+	if (round % 2) {
+		big = malloc(BIG_ARG + 1);
+		if (!big)
+			return -1;
+		memset(big, 'a' + round % 26, BIG_ARG);
+		big[BIG_ARG] = '\0';
+	}
+	snprintf(len_arg, sizeof(len_arg), "%d", big ? BIG_ARG : 0);
+	cmd = reexec_command("echo", big ? big : "", len_arg, NULL);
+	bad = !cmd || reexec_cmd_set_input(cmd, in, n) < 0 ||
+	      reexec_run(cmd, &status) < 0 || status != 0 ||
+	      reexec_take_result(cmd, &out, &len) < 0 || len != n ||
+	      memcmp(out, in, len) != 0;
+	free(out);
+	free(big);
+	reexec_cmd_free(cmd);
+	return bad ? -1 : 0;
+}
 
 static void *caller(void *arg)
 {
@@ -214,17 +295,11 @@ static void *caller(void *arg)
 	(void)arg;
 	for (int i = 0; i < CALLS; i++) {
 		char in[32];
-		void *out = NULL;
-		size_t len;
-		int status = -1;
 		int n = snprintf(in, sizeof(in), "%lx-%d", (long)pthread_self(),
 		                 i);
 
-		if (reexec_call("echo", in, (size_t)n, &out, &len, &status) <
-		            0 ||
-		    status != 0 || len != (size_t)n || memcmp(out, in, len))
+		if (echo_once(in, (size_t)n, i) < 0)
 			bad++;
-		free(out);
 	}
 	return (void *)bad;
 }
@@ -252,13 +327,15 @@ static void many_threads(void **state)
 	assert_true(no_children());
 }
 
+/* echo [ARG LEN]: the input back as the result; fails when ARG is not
+ * LEN bytes long. */
 static int echo(int argc, char *argv[])
 {
 	const void *in;
 	size_t len;
 
-	(void)argc;
-	(void)argv;
+	if (argc == 3 && strlen(argv[1]) != strtoul(argv[2], NULL, 10))
+		return 2;
 	return reexec_input(&in, &len) < 0 || reexec_set_result(in, len) < 0;
 }
 
@@ -268,6 +345,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(per_command_choice),
 	        cmocka_unit_test(dead_server_replaced),
 	        cmocka_unit_test(dies_with_parent),
+	        cmocka_unit_test(forked_copy_has_its_own),
 	        cmocka_unit_test(not_by_name),
 	        cmocka_unit_test(many_threads),
 	};

@@ -461,6 +461,10 @@ static void executes_pinned_binary(void **state)
 		              "executed\n");
 		skip();
 	}
+	if (under_valgrind()) {
+		print_message("skipped: valgrind cannot follow execveat\n");
+		skip();
+	}
 	assert_int_equal(child_execfn(fn, sizeof(fn)), 0);
 	assert_memory_equal(fn, "/dev/fd/", 8);
 }
