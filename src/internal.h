@@ -255,6 +255,20 @@ struct req_hdr {
 	uint32_t body_len;
 };
 
+/* A request, parsed (wire.c): pointers into its body. */
+struct request {
+	int nfd;       /* the child's descriptors 0 .. nfd - 1 */
+	int *slot;     /* for each, the index of the passed fd, or -1 */
+	int chan_slot; /* which one is its channel */
+	int pgroup, pgid;
+	char *dir; /* NULL: stay */
+	char **argv, **envp;
+};
+/* Parse a body that came with nfds descriptors: 0, or -1 when it is
+ * malformed (or memory ran out). */
+HIDDEN int parse_request(char *body, size_t len, int nfds, struct request *q);
+HIDDEN void request_free(struct request *q);
+
 /* child.c: the child's side */
 HIDDEN _Noreturn void child_refuse(const char *name, const char *why, int err,
                                    int fd);

@@ -6,7 +6,10 @@
  * the body length as two 32-bit numbers in the machine's byte order (both
  * ends run the same binary), then the body. A data stream (the input, the
  * result) is a DATA_BEGIN frame carrying the total length as 64 bits,
- * then DATA frames whose bodies add up to exactly that length. */
+ * then DATA frames whose bodies add up to exactly that length.
+ *
+ * The fork server, a child too, parses its requests here (the layout is
+ * in internal.h). */
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -162,5 +165,104 @@ int parse_parent(const char *s, int *fd, int *sig, pid_t *ppid)
 	*fd = (int)f;
 	*sig = (int)g;
 	*ppid = (pid_t)p;
+	return 0;
+}
+
+/* --- fork server requests ------------------------------------------ */
+
+struct rbuf {
+	char *p, *end;
+	bool bad;
+};
+
+static int get_int(struct rbuf *r)
+{
+	int32_t x = 0;
+
+	if (r->end - r->p < (ptrdiff_t)sizeof(x)) {
+		r->bad = true;
+		return 0;
+	}
+	memcpy(&x, r->p, sizeof(x));
+	r->p += sizeof(x);
+	return x;
+}
+
+static char *get_str(struct rbuf *r)
+{
+	char *s = r->p, *nul;
+
+	nul = r->bad ? NULL : memchr(s, '\0', (size_t)(r->end - s));
+	if (!nul) {
+		r->bad = true;
+		return NULL;
+	}
+	r->p = nul + 1;
+	return s;
+}
+
+/* A NULL-terminated vector of the strings that follow (malloc'd array,
+ * strings in the buffer). */
+static char **get_strv(struct rbuf *r)
+{
+	int n = get_int(r);
+	char **v;
+
+	if (r->bad || n < 0 || n > (r->end - r->p)) {
+		r->bad = true;
+		return NULL;
+	}
+	v = calloc((size_t)n + 1, sizeof(*v));
+	if (!v) {
+		r->bad = true;
+		return NULL;
+	}
+	for (int i = 0; i < n && !r->bad; i++)
+		v[i] = get_str(r);
+	if (r->bad) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void request_free(struct request *q)
+{
+	free(q->slot);
+	free(q->argv);
+	free(q->envp);
+}
+
+int parse_request(char *body, size_t len, int nfds, struct request *q)
+{
+	struct rbuf r = {body, body + len, false};
+	bool has_dir;
+
+	*q = (struct request){0};
+	q->nfd = get_int(&r);
+	if (r.bad || q->nfd < 3 || q->nfd > REQ_MAX_FDS + 3)
+		return -1;
+	q->slot = calloc((size_t)q->nfd, sizeof(*q->slot));
+	if (!q->slot)
+		return -1;
+	for (int i = 0; i < q->nfd; i++) {
+		q->slot[i] = get_int(&r);
+		if (q->slot[i] < -1 || q->slot[i] >= nfds)
+			r.bad = true;
+	}
+	q->chan_slot = get_int(&r);
+	q->pgroup = get_int(&r);
+	q->pgid = get_int(&r);
+	has_dir = !r.bad && r.p < r.end && *r.p++ == '1';
+	q->dir = get_str(&r);
+	if (!has_dir)
+		q->dir = NULL;
+	q->argv = get_strv(&r);
+	q->envp = get_strv(&r);
+	if (r.bad || !q->argv || !q->argv[0] || q->chan_slot < 3 ||
+	    q->chan_slot >= q->nfd || q->slot[q->chan_slot] < 0) {
+		request_free(q);
+		return -1;
+	}
 	return 0;
 }

@@ -2,7 +2,8 @@
  * its channel. The input is cut into messages, each prefixed by a 2-byte
  * length; each message goes through frame decoding into a data stream,
  * as the child's reader and the parent's receiver do; the first message
- * also goes, as a string, through the environment parsers.
+ * also goes, as a string, through the environment parsers, and every one
+ * through the fork server's request parser.
  *   make fuzz   (clang -fsanitize=fuzzer,address) */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,27 @@ static void parse_env(const uint8_t *p, size_t n)
 		abort();
 }
 
+/* As the server parses a request that came with 4 descriptors. */
+static void parse_req(const uint8_t *p, size_t n)
+{
+	char *body = malloc(n ? n : 1);
+	struct request q;
+
+	if (!body)
+		return;
+	memcpy(body, p, n);
+	if (parse_request(body, n, 4, &q) == 0) {
+		if (!q.argv[0] || q.chan_slot < 3 || q.chan_slot >= q.nfd ||
+		    q.slot[q.chan_slot] < 0 || q.slot[q.chan_slot] >= 4)
+			abort();
+		for (char **v = q.envp; *v; v++)
+			if (*v < body || *v + strlen(*v) >= body + n)
+				abort();
+		request_free(&q);
+	}
+	free(body);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct stream s = {0};
@@ -44,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = size;
 		if (first)
 			parse_env(data, n);
+		parse_req(data, n);
 		first = false;
 		if (n >= FRAME_HDR && frame_decode(data, data + FRAME_HDR,
 		                                   n - FRAME_HDR, &f) == 0) {
