@@ -182,6 +182,12 @@ static void forked_copy_has_its_own(void **state)
 	int status;
 
 	(void)state;
+	if (getenv("TEST_SANITIZER") &&
+	    strcmp(getenv("TEST_SANITIZER"), "tsan") == 0) {
+		print_message("skipped: ThreadSanitizer cannot start threads "
+		              "in a fork of a threaded process\n");
+		skip();
+	}
 	assert_int_equal(reexec_forkserver_start(0), 0);
 	server = reexec_forkserver_pid();
 	pid = fork();
