@@ -52,7 +52,8 @@ static _Noreturn void child(const struct reexec_cmd *cmd,
 	if (dup3(exe_fd, plan->nfd, O_CLOEXEC) < 0)
 		goto fail;
 	if (report >= 0) {
-		if (dup3(report, keep, O_CLOEXEC) < 0)
+		/* (It may be there already: dup3 refuses a copy onto itself.) */
+		if (report != keep && dup3(report, keep, O_CLOEXEC) < 0)
 			goto fail;
 		report = keep++;
 	}
