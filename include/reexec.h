@@ -833,7 +833,12 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * command. A host that reaps children itself does not take these.
  * Differences: the parent-death signal fires when the server ends (which
  * it does with this process); sealed commands (reexec_cmd_seal()) and
- * systems without pidfds use the exec path.
+ * systems without pidfds use the exec path. The server runs with
+ * LD_BIND_NOW=1 added to its own environment, so that symbols are bound
+ * once there rather than again in every child (its children get the
+ * command's environment, without it); a program that can only start with
+ * lazy binding (unresolved symbols it never calls) cannot use the
+ * server.
  *
  * Without this call the server starts on the first command that asks for
  * it. It ends with this process, or with reexec_forkserver_stop(). When it

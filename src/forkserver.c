@@ -158,8 +158,12 @@ static int server_up(void)
 	if (!cmd)
 		return -1;
 	cmd->forkserver = 0;
-	/* It ends with this process, whichever thread started it. */
-	if (reexec_cmd_parent_death(cmd, SIGKILL) < 0 || spawn_child(cmd) < 0) {
+	/* Its symbols are bound once, at its start, rather than lazily
+	 * again in every spare (each a copy-on-write fault or more); its
+	 * children run with the caller's environment, not this one. It
+	 * ends with this process, whichever thread started it. */
+	if (reexec_cmd_setenv(cmd, "LD_BIND_NOW", "1") < 0 ||
+	    reexec_cmd_parent_death(cmd, SIGKILL) < 0 || spawn_child(cmd) < 0) {
 		int err = errno;
 
 		reexec_cmd_free(cmd);

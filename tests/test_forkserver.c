@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,17 @@ static reexec_cmd *forkserver_cmd(const char *name)
 	assert_non_null(cmd);
 	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
 	return cmd;
+}
+
+/* getenv_of NAME: the variable's value as the result, "(none)" when
+ * unset. */
+static int getenv_of(int argc, char *argv[])
+{
+	const char *v = argc > 1 ? getenv(argv[1]) : NULL;
+
+	if (!v)
+		v = "(none)";
+	return reexec_set_result(v, strlen(v)) < 0;
 }
 
 /* Run ppid through cmd; return the pid it reports. */
@@ -203,6 +215,58 @@ static void forked_copy_has_its_own(void **state)
 	assert_true(no_children());
 }
 
+/* Whether /proc/PID/environ holds the string entry. */
+static bool environ_has(pid_t pid, const char *entry)
+{
+	char path[64], buf[65536];
+	size_t n = 0;
+	ssize_t k;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	while (n < sizeof(buf) - 1 &&
+	       (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, entry) == 0)
+			return true;
+	return false;
+}
+
+/* The server binds its symbols at its start (LD_BIND_NOW in its own
+ * environment); its children see the caller's environment only. */
+static void binds_now_children_do_not_see_it(void **state)
+{
+	reexec_cmd *cmd;
+	void *out;
+	size_t len;
+	int status;
+
+	(void)state;
+	if (getenv("LD_BIND_NOW")) {
+		print_message("skipped: LD_BIND_NOW is set for the suite\n");
+		skip();
+	}
+	assert_int_equal(reexec_forkserver_start(0), 0);
+	cmd = reexec_command("getenv_of", "LD_BIND_NOW", NULL);
+	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(reexec_take_result(cmd, &out, &len), 0);
+	assert_string_equal(out, "(none)");
+	free(out);
+	reexec_cmd_free(cmd);
+	/* (Read once it has answered: its exec is over.) */
+	assert_true(environ_has(reexec_forkserver_pid(), "LD_BIND_NOW=1"));
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
 /* starter: start a fork server, print its pid, and end without a word. */
 static int starter(int argc, char *argv[])
 {
@@ -352,11 +416,13 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(dead_server_replaced),
 	        cmocka_unit_test(dies_with_parent),
 	        cmocka_unit_test(forked_copy_has_its_own),
+	        cmocka_unit_test(binds_now_children_do_not_see_it),
 	        cmocka_unit_test(not_by_name),
 	        cmocka_unit_test(many_threads),
 	};
 
 	reexec_register("ppid", ppid);
+	reexec_register("getenv_of", getenv_of);
 	reexec_register("starter", starter);
 	reexec_register("echo", echo);
 	helpers_init(argc, argv);
