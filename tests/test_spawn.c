@@ -204,22 +204,35 @@ static void process_limit_eagain(void **state)
 	        run_probe("nproc_probe", "RLIMIT_NPROC cannot be set here"), 0);
 }
 
+/* Lower the descriptor limit to 64 and take every free descriptor into
+ * fds; how many were taken (errno says why no more), or -1 when the limit
+ * cannot be set. */
+static int exhaust_fds(int fds[64])
+{
+	struct rlimit lim = {64, 64};
+	int n = 0;
+
+	if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return -1;
+	while (n < 64 &&
+	       (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		n++;
+	return n;
+}
+
 /* In a child of ours: out of descriptors, a start that needs a pipe fails
  * with EMFILE, leaves nothing behind, and leaks nothing: once a few
  * descriptors are free again the same command starts. */
 static int emfile_probe(int argc, char *argv[])
 {
-	struct rlimit lim = {64, 64};
-	int fds[64], n = 0, status;
+	int fds[64], n, status;
 	reexec_cmd *cmd;
 
 	(void)argc;
 	(void)argv;
-	if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+	n = exhaust_fds(fds);
+	if (n < 0)
 		return 2;
-	while (n < 64 &&
-	       (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
-		n++;
 	if (n == 64 || errno != EMFILE)
 		return 3;
 	cmd = reexec_command("exit_code", "5", NULL);
@@ -474,20 +487,17 @@ static void executes_pinned_binary(void **state)
  * and start just as clean. */
 static int unpinned_probe(int argc, char *argv[])
 {
-	struct rlimit lim = {64, 64};
 	struct sigaction ign = {.sa_handler = SIG_IGN};
-	int fds[64], n = 0, status = -1;
+	int fds[64], n, status = -1;
 	const char *self;
 	char fn[PATH_MAX];
 	reexec_cmd *cmd;
 
 	(void)argc;
 	(void)argv;
-	if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+	n = exhaust_fds(fds);
+	if (n < 0)
 		return 2;
-	while (n < 64 &&
-	       (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
-		n++;
 	self = reexec_self();
 	while (n > 0)
 		close(fds[--n]);
