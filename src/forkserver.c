@@ -268,7 +268,7 @@ static int body_file(const struct wbuf *body)
 }
 
 /* Send the request, one message. 0; -1 with errno set, ECONNRESET when
- * the server is gone (it is then ended). Call with server_lock. */
+ * the server is gone. Call with server_lock. */
 static int send_request(const struct wbuf *body, const int *fds, int nfds)
 {
 	struct req_hdr hdr = {(uint32_t)nfds, (uint32_t)body->len};
@@ -298,11 +298,8 @@ static int send_request(const struct wbuf *body, const int *fds, int nfds)
 	if (sent >= 0)
 		return 0;
 	if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN ||
-	    errno == ECONNREFUSED) {
-		/* Killed, crashed: say so; the next start makes a new one. */
-		end_server();
-		errno = ECONNRESET;
-	}
+	    errno == ECONNREFUSED)
+		errno = ECONNRESET; /* killed, crashed */
 	return -1;
 }
 
@@ -438,6 +435,9 @@ int spawn_via_server(struct reexec_cmd *cmd)
 		int err = errno;
 
 		if (err == ECONNRESET) {
+			/* The server (or its spare) is gone: end it, unless
+			 * another thread already has; the next start makes a
+			 * new one. */
 			pthread_mutex_lock(&server_lock);
 			if (server && server_gen == gen)
 				end_server();

@@ -230,17 +230,19 @@ static bool any_spare(void)
 	return count_spares() > 0;
 }
 
-/* Whether to replace the spares now. A fork makes the server busy for a
- * while, and a child that ends meanwhile waits for it to hear of its end;
- * so while a spare is left and a child runs, replacing waits until the
- * server has been idle for SPARE_IDLE_MS. */
+/* Whether to replace used spares now. A fork keeps the server busy for
+ * a while, and a child that ends meanwhile waits for it to hear of its
+ * end; so while a spare is left and a child runs, replacing waits until
+ * the server has been idle for SPARE_IDLE_MS. */
 #define SPARE_IDLE_MS 2
-static bool kid_running(void)
+static bool replace_spares_now(void)
 {
+	if (!any_spare())
+		return true;
 	for (size_t i = 0; i < nkids; i++)
 		if (!kids[i].ended)
-			return true;
-	return false;
+			return false;
+	return true;
 }
 
 /* Answer a request on its channel: FRAME_FORKED with the pid, or
@@ -466,7 +468,7 @@ _Noreturn void forkserver_main(int sock)
 			if (kids[i].ended)
 				p[np++] = (struct pollfd){.fd = kids[i].chan,
 				                          .events = POLLOUT};
-		defer = count_spares() < SPARES && any_spare() && kid_running();
+		defer = count_spares() < SPARES && !replace_spares_now();
 		n = poll(p, (nfds_t)np, defer ? SPARE_IDLE_MS : -1);
 		if (n < 0)
 			continue;
@@ -491,7 +493,7 @@ _Noreturn void forkserver_main(int sock)
 			for (int k = 0; p[q].revents && k < SPARES; k++)
 				if (spares[k].ctl == p[q].fd && p[q].fd >= 0)
 					spare_news(k);
-		if (!any_spare() || !kid_running())
+		if (replace_spares_now())
 			fork_spares(sock, sfd);
 		if (serve_self && p[1].revents && !any_spare()) {
 			/* No spare could be made: say why. */
