@@ -13,14 +13,14 @@ extern char **environ;
 
 /* noop: returns at once; registered multicall, so that a raw spawn can
  * run it without a channel. */
-static int noop(int argc, char *argv[])
+static inline int noop(int argc, char *argv[])
 {
 	(void)argc;
 	(void)argv;
 	return 0;
 }
 
-static double now_us(void)
+static inline double now_us(void)
 {
 	struct timespec ts;
 
@@ -29,7 +29,7 @@ static double now_us(void)
 }
 
 /* posix_spawn of our own binary running noop, no attributes; waitpid. */
-static int raw_round(void)
+static inline int raw_round(void)
 {
 	char *argv[] = {"noop", NULL};
 	pid_t pid;
@@ -40,7 +40,7 @@ static int raw_round(void)
 	return waitpid(pid, &status, 0) == pid && status == 0 ? 0 : -1;
 }
 
-static int cmp_double(const void *a, const void *b)
+static inline int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 

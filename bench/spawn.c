@@ -17,9 +17,11 @@
  * For each parent size (resident memory touched before measuring) and
  * number of spawning threads, the five alternate batch by batch (raw,
  * exec, server, fork+exec, bare server, raw, ...); in a batch every
- * thread does BATCH round trips of the same kind. Prints a markdown table per setting:
- * median and 99th percentile round trip, round trips per second (all
- * threads together), and the ratio of medians to raw.
+ * thread does BATCH round trips of the same kind. Prints a markdown table
+ * per setting: median and 99th percentile round trip, round trips per
+ * second (all threads together), the ratio of medians to raw, and how
+ * busy the machine's processors were while that way ran (from /proc/stat:
+ * near 100%, more threads cannot add round trips per second).
  *
  *   spawn [rounds [GiB...]]   (default 15 rounds of 10 per thread, at
  *                              0, 1 and 4 GiB)
@@ -147,8 +149,28 @@ struct impl {
 	int (*round)(void);
 	double *us; /* every round trip's time */
 	size_t n;
-	double busy_us; /* wall time of all batches */
+	double busy_us;     /* wall time of all batches */
+	long long cpu_used; /* processor time used meanwhile, all of them */
+	long long cpu_all;  /* processor time there was, all of them */
 };
+
+/* The machine's processor time so far, used and in all (clock ticks). */
+static void cpu_times(long long *used, long long *all)
+{
+	long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "re");
+
+	*used = *all = 0;
+	if (!f)
+		return;
+	/* cpu user nice system idle iowait irq softirq steal */
+	if (fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0],
+	           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		*used = v[0] + v[1] + v[2] + v[5] + v[6];
+		*all = *used + v[3] + v[4] + v[7];
+	}
+	(void)fclose(f);
+}
 
 struct job {
 	struct impl *impl;
@@ -175,6 +197,7 @@ static int measure(struct impl *impls, int nimpl, int threads, int rounds)
 	for (int k = 0; k < nimpl; k++) {
 		impls[k].n = 0;
 		impls[k].busy_us = 0;
+		impls[k].cpu_used = impls[k].cpu_all = 0;
 		impls[k].us = malloc(sizeof(double) * BATCH * MAX_THREADS *
 		                     (size_t)rounds);
 	}
@@ -183,7 +206,9 @@ static int measure(struct impl *impls, int nimpl, int threads, int rounds)
 			struct job jobs[MAX_THREADS] = {{0}};
 			pthread_t th[MAX_THREADS];
 			double t0 = now_us();
+			long long used0, all0, used1, all1;
 
+			cpu_times(&used0, &all0);
 			for (int t = 0; t < threads; t++) {
 				jobs[t].impl = &impls[k];
 				pthread_create(&th[t], NULL, run_batch,
@@ -197,9 +222,12 @@ static int measure(struct impl *impls, int nimpl, int threads, int rounds)
 					return -1;
 				}
 			}
+			cpu_times(&used1, &all1);
 			if (r < 0)
 				continue;
 			impls[k].busy_us += now_us() - t0;
+			impls[k].cpu_used += used1 - used0;
+			impls[k].cpu_all += all1 - all0;
 			for (int t = 0; t < threads; t++)
 				for (int i = 0; i < BATCH; i++)
 					impls[k].us[impls[k].n++] =
@@ -211,11 +239,11 @@ static int measure(struct impl *impls, int nimpl, int threads, int rounds)
 int main(int argc, char *argv[])
 {
 	struct impl impls[] = {
-	        {"raw posix_spawn", raw_round, NULL, 0, 0},
-	        {"exec path", exec_round, NULL, 0, 0},
-	        {"fork server", server_round, NULL, 0, 0},
-	        {"fork+exec", forkexec_round, NULL, 0, 0},
-	        {"bare server (floor)", bare_round, NULL, 0, 0},
+	        {.name = "raw posix_spawn", .round = raw_round},
+	        {.name = "exec path", .round = exec_round},
+	        {.name = "fork server", .round = server_round},
+	        {.name = "fork+exec", .round = forkexec_round},
+	        {.name = "bare server (floor)", .round = bare_round},
 	};
 	const int nimpl = (int)(sizeof(impls) / sizeof(impls[0]));
 	int gib[8] = {0, 1, 4}, ngib = 3;
@@ -261,7 +289,8 @@ int main(int argc, char *argv[])
 			       gib[g], threads, threads > 1 ? "s" : "",
 			       (int)impls[0].n);
 			printf("| | median µs | p99 µs | round trips/s | "
-			       "ratio |\n|---|---:|---:|---:|---:|\n");
+			       "ratio | processors busy |\n"
+			       "|---|---:|---:|---:|---:|---:|\n");
 			double raw = 0;
 			for (int k = 0; k < nimpl; k++) {
 				struct impl *m = &impls[k];
@@ -271,10 +300,15 @@ int main(int argc, char *argv[])
 				med = m->us[m->n / 2];
 				if (k == 0)
 					raw = med;
-				printf("| %s | %.0f | %.0f | %.0f | %.3f |\n",
+				printf("| %s | %.0f | %.0f | %.0f | %.3f | "
+				       "%.0f%% |\n",
 				       m->name, med, m->us[m->n * 99 / 100],
 				       (double)m->n / m->busy_us * 1e6,
-				       med / raw);
+				       med / raw,
+				       m->cpu_all
+				               ? 100.0 * (double)m->cpu_used /
+				                         (double)m->cpu_all
+				               : 0.0);
 				free(m->us);
 			}
 			fflush(stdout);
