@@ -6,7 +6,10 @@
  *    that touches none of them, reads each, or writes each (copy on
  *    write), and _exits; the parent waits. The three alternate; the cost
  *    of a page is the difference of medians over PAGES.
- * 2. Two at once: the same amount of work per process, done by one
+ * 2. A new process's start: the processor time a forked child has used
+ *    when its first instruction runs (its clock, read at once), for the C
+ *    library's fork() and for the bare system call, alternated.
+ * 3. Two at once: the same amount of work per process, done by one
  *    process alone or by two processes at the same time, alternated; the
  *    ratio of work per second (2.0: two processors do twice what one
  *    does). For plain computation, and for fork + _exit + waitpid.
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +61,31 @@ static double fork_touching(enum touch how)
 }
 
 static volatile unsigned long spun;
+
+/* The processor time a child of fork() (bare: of the system call) has
+ * used when it first runs, in µs. */
+static double first_run(int bare, const int report[2])
+{
+	pid_t pid = bare ? (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL,
+	                                  NULL)
+	                 : fork();
+	double used = -1;
+
+	if (pid == 0) {
+		struct timespec ts;
+
+		syscall(SYS_clock_gettime, CLOCK_PROCESS_CPUTIME_ID, &ts);
+		used = (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+		syscall(SYS_write, report[1], &used, sizeof(used));
+		syscall(SYS_exit, 0);
+	}
+	if (pid < 0 || read(report[0], &used, sizeof(used)) != sizeof(used) ||
+	    waitpid(pid, NULL, 0) != pid) {
+		perror("fork");
+		exit(1);
+	}
+	return used;
+}
 
 static void spin(void)
 {
@@ -109,7 +138,8 @@ int main(int argc, char *argv[])
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 7;
 	static double touch[3][64 * SAMPLES];
-	static double one[2][64], two[2][64];
+	static double one[2][64], two[2][64], first[2][64 * SAMPLES];
+	int report[2];
 	void (*work[2])(void) = {spin, forks};
 	const char *what[2] = {"computation", "fork + _exit + waitpid"};
 	size_t nt = 0;
@@ -123,11 +153,18 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	memset((char *)mem, 1, (size_t)PAGES * 4096);
+	if (pipe(report) < 0) {
+		perror("pipe");
+		return 1;
+	}
 
 	for (int r = 0; r < rounds; r++) {
-		for (int s = 0; s < SAMPLES; s++, nt++)
+		for (int s = 0; s < SAMPLES; s++, nt++) {
 			for (int how = NONE; how <= WRITE; how++)
 				touch[how][nt] = fork_touching(how);
+			for (int bare = 0; bare < 2; bare++)
+				first[bare][nt] = first_run(bare, report);
+		}
 		for (int w = 0; w < 2; w++) {
 			one[w][r] = at_once(work[w], 1);
 			two[w][r] = at_once(work[w], 2);
@@ -148,6 +185,13 @@ int main(int argc, char *argv[])
 	       (read - none) / PAGES);
 	printf("| writes each page | %.0f | %.1f |\n", write,
 	       (write - none) / PAGES);
+
+	printf("\na new process's start (%zu forks of each, interleaved):\n\n",
+	       nt);
+	printf("| made by | processor time used before its first "
+	       "instruction, median µs |\n|---|---:|\n");
+	printf("| fork() | %.0f |\n", median(first[0], nt));
+	printf("| the bare system call | %.0f |\n", median(first[1], nt));
 
 	printf("\ntwo processes at once (%d rounds, alternated):\n\n", rounds);
 	printf("| work | one alone, median ms | two at once, median ms | "
