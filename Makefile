@@ -11,7 +11,7 @@
 #   make check-cppcheck  cppcheck finds nothing
 #   make check-tidy      clang-tidy (.clang-tidy) finds nothing in the library
 #   make fuzz            the channel fuzz target (FUZZ_SECONDS=60)
-#   make bench           the round-trip benchmark
+#   make bench           the benchmarks (bench/run.sh prints their tables)
 #   make install         PREFIX=/usr/local, DESTDIR honoured
 #
 # CFLAGS, CPPFLAGS and LDFLAGS are the user's; the project's own flags are
