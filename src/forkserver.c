@@ -267,9 +267,11 @@ static int body_file(const struct wbuf *body)
 	return fd;
 }
 
-/* Send the request, one message. 0; -1 with errno set, ECONNRESET when
- * the server is gone. Call with server_lock. */
-static int send_request(const struct wbuf *body, const int *fds, int nfds)
+/* Send the request, one message; a body too long for it is in file (else
+ * -1). 0; -1 with errno set, ECONNRESET when the server is gone. Call
+ * with server_lock. */
+static int send_request(const struct wbuf *body, const int *fds, int nfds,
+                        int file)
 {
 	struct req_hdr hdr = {(uint32_t)nfds, (uint32_t)body->len};
 	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {body->data, body->len}};
@@ -277,24 +279,17 @@ static int send_request(const struct wbuf *body, const int *fds, int nfds)
 		char buf[CMSG_SPACE(sizeof(int) * (REQ_MAX_FDS + 1))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-	int all[REQ_MAX_FDS + 1], n = nfds, file = -1;
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = file < 0 ? 2 : 1};
+	int all[REQ_MAX_FDS + 1], n = nfds;
 	ssize_t sent;
 
 	memcpy(all, fds, sizeof(int) * (size_t)nfds);
-	if (body->len > FRAME_CHUNK) {
-		file = body_file(body);
-		if (file < 0)
-			return -1;
+	if (file >= 0)
 		all[n++] = file;
-		msg.msg_iovlen = 1;
-	}
 	msg_put_fds(&msg, u.buf, all, n);
 	do
 		sent = sendmsg(server->chan.fd, &msg, MSG_NOSIGNAL);
 	while (sent < 0 && errno == EINTR);
-	if (file >= 0)
-		close_keep_errno(file);
 	if (sent >= 0)
 		return 0;
 	if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN ||
@@ -386,42 +381,86 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	return 0;
 }
 
-/* The request is sent under server_lock; the answer is awaited without
- * it, on the child's channel, so that callers in other threads are served
- * side by side. */
-int spawn_via_server(struct reexec_cmd *cmd)
+/* The running server's generation and pid; it is started first unless it
+ * runs. */
+static int server_now(unsigned long *gen, pid_t *pid)
+{
+	int rc;
+
+	pthread_mutex_lock(&server_lock);
+	rc = server_up();
+	if (rc == 0) {
+		*gen = server_gen;
+		*pid = server->pid;
+	}
+	pthread_mutex_unlock(&server_lock);
+	return rc;
+}
+
+/* Build cmd's request for server pid, outside the lock, and send it under
+ * the lock if that server still runs. 0; -1 with errno set: ESTALE when
+ * it was replaced meanwhile, ECONNRESET when it is gone. */
+static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
+                   unsigned long gen, pid_t pid)
 {
 	char parent[sizeof(ENV_PARENT) + 48];
 	char *extra_env[2] = {NULL};
-	int fds[REQ_MAX_FDS];
+	int fds[REQ_MAX_FDS], nfds, file = -1, rc = -1, err;
 	struct wbuf body = {0};
-	struct fd_plan plan;
-	char **envp = NULL;
-	unsigned long gen;
-	pid_t pid = -1;
-	int nfds, rc = -1;
+	char **envp;
 
-	pthread_once(&atfork_once, install_atfork);
-	pthread_mutex_lock(&server_lock);
-	if (server_up() < 0 || fd_plan_make(cmd, &plan) < 0) {
-		pthread_mutex_unlock(&server_lock);
-		return -1;
-	}
-	gen = server_gen;
 	if (cmd->parent_death)
 		/* The child's parent is the server, which ends with us. */
 		(void)snprintf(parent, sizeof(parent), "%s=%d:%d:%ld",
-		               ENV_PARENT, plan.watch_slot,
-		               cmd->parent_death_sig, (long)server->pid);
+		               ENV_PARENT, plan->watch_slot,
+		               cmd->parent_death_sig, (long)pid);
 	extra_env[0] = cmd->parent_death ? parent : NULL;
 	envp = env_build(cmd, extra_env);
 	if (!envp)
 		errno = ENOMEM;
-	else if (build(cmd, &plan, envp, &body, fds, &nfds) == 0)
-		rc = send_request(&body, fds, nfds);
-	pthread_mutex_unlock(&server_lock);
+	else if (build(cmd, plan, envp, &body, fds, &nfds) == 0 &&
+	         (body.len <= FRAME_CHUNK || (file = body_file(&body)) >= 0)) {
+		pthread_mutex_lock(&server_lock);
+		if (server && server_gen == gen)
+			rc = send_request(&body, fds, nfds, file);
+		else
+			errno = ESTALE;
+		pthread_mutex_unlock(&server_lock);
+	}
+	err = errno;
+	if (file >= 0)
+		close(file);
 	free(body.data);
 	free(envp);
+	errno = err;
+	return rc;
+}
+
+/* The request is built without server_lock and sent with it; the answer
+ * is awaited without it, on the child's channel, so that callers in other
+ * threads are served side by side. */
+int spawn_via_server(struct reexec_cmd *cmd)
+{
+	unsigned long gen = 0; /* (no server's: they count from 1) */
+	struct fd_plan plan;
+	pid_t server_pid, pid = -1;
+	int rc = -1;
+
+	pthread_once(&atfork_once, install_atfork);
+	if (fd_plan_make(cmd, &plan) < 0)
+		return -1;
+	/* When the server was replaced while the request was built for it
+	 * (another thread found it gone), the request is built anew for the
+	 * new one, once. */
+	for (int tries = 0; tries < 2; tries++) {
+		rc = server_now(&gen, &server_pid);
+		if (rc == 0)
+			rc = request(cmd, &plan, gen, server_pid);
+		if (rc == 0 || errno != ESTALE)
+			break;
+	}
+	if (rc < 0 && errno == ESTALE)
+		errno = ECONNRESET;
 	/* Our copies of the child's ends go now: if the request is dropped,
 	 * the channel then ends. */
 	fd_plan_release(&plan, true);

@@ -397,6 +397,60 @@ static void many_threads(void **state)
 	assert_true(no_children());
 }
 
+/* Starts from many threads while one of them kills the server now and
+ * then: each start either runs its child, watched for its parent's death
+ * against the server that made it (a watch against another server would
+ * kill it, and its status would say so), or fails as documented:
+ * ECONNRESET from the start, ECHILD from the wait when the server died
+ * with the child's status. Nothing hangs, nothing else comes back, and
+ * the server is replaced each time. */
+static void *killing_caller(void *arg)
+{
+	long bad = 0, killer = (long)arg;
+
+	for (int i = 0; i < CALLS / 4; i++) {
+		reexec_cmd *cmd = reexec_command("ppid", NULL);
+		int status = -1;
+		pid_t server;
+
+		if (killer && i % 3 == 1 &&
+		    (server = reexec_forkserver_pid()) > 0)
+			kill(server, SIGKILL);
+		if (!cmd || reexec_cmd_parent_death(cmd, SIGKILL) < 0)
+			bad++;
+		else if (reexec_run(cmd, &status) == 0
+		                 ? status != 0
+		                 : errno != ECONNRESET && errno != ECHILD)
+			bad++;
+		reexec_cmd_free(cmd);
+	}
+	return (void *)bad;
+}
+
+static void killed_under_threads(void **state)
+{
+	pthread_t th[THREADS];
+
+	(void)state;
+	assert_int_equal(reexec_forkserver_start(REEXEC_FORKSERVER_ALL), 0);
+	for (long i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, killing_caller,
+		                                (void *)(long)(i == 0)),
+		                 0);
+	for (int i = 0; i < THREADS; i++) {
+		void *bad;
+
+		assert_int_equal(pthread_join(th[i], &bad), 0);
+		assert_null(bad);
+	}
+	/* The last one killed was replaced (or is, now). */
+	assert_int_equal(parent_of(forkserver_cmd("ppid")),
+	                 reexec_forkserver_pid());
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
 /* echo [ARG LEN]: the input back as the result; fails when ARG is not
  * LEN bytes long. */
 static int echo(int argc, char *argv[])
@@ -419,6 +473,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(binds_now_children_do_not_see_it),
 	        cmocka_unit_test(not_by_name),
 	        cmocka_unit_test(many_threads),
+	        cmocka_unit_test(killed_under_threads),
 	};
 
 	reexec_register("ppid", ppid);
