@@ -33,6 +33,7 @@
 #define SPINS 100000000UL
 
 static volatile char *mem;
+static size_t page;
 
 enum touch { NONE, READ, WRITE };
 
@@ -47,9 +48,9 @@ static double fork_touching(enum touch how)
 
 		for (size_t i = 0; how != NONE && i < PAGES; i++) {
 			if (how == READ)
-				sum += mem[i * 4096];
+				sum += mem[i * page];
 			else
-				mem[i * 4096] = 2;
+				mem[i * page] = 2;
 		}
 		_exit(sum & 0);
 	}
@@ -59,8 +60,6 @@ static double fork_touching(enum touch how)
 	}
 	return now_us() - t0;
 }
-
-static volatile unsigned long spun;
 
 /* The processor time a child of fork() (bare: of the system call) has
  * used when it first runs, in µs. */
@@ -86,6 +85,8 @@ static double first_run(int bare, const int report[2])
 	}
 	return used;
 }
+
+static volatile unsigned long spun;
 
 static void spin(void)
 {
@@ -146,13 +147,14 @@ int main(int argc, char *argv[])
 
 	if (rounds < 1 || rounds > 64)
 		rounds = 7;
-	mem = mmap(NULL, (size_t)PAGES * 4096, PROT_READ | PROT_WRITE,
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	mem = mmap(NULL, PAGES * page, PROT_READ | PROT_WRITE,
 	           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
 		perror("mmap");
 		return 1;
 	}
-	memset((char *)mem, 1, (size_t)PAGES * 4096);
+	memset((char *)mem, 1, PAGES * page);
 	if (pipe(report) < 0) {
 		perror("pipe");
 		return 1;
