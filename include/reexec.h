@@ -828,12 +828,17 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * process group, a clean signal mask, the channel) and runs the
  * registered function. It is the
  * server's child, not the caller's: the server reaps it and sends the
- * wait status over the child's channel, and the caller tracks it with a
- * pidfd, so waits, timeouts, signals and stops behave as for any
- * command. A host that reaps children itself does not take these.
- * Differences: the parent-death signal fires when the server ends (which
- * it does with this process); sealed commands (reexec_cmd_seal()) and
- * systems without pidfds use the exec path. The server runs with
+ * wait status over a socket of the request's that the child never holds
+ * (so no child can report a status of its own making), and the caller
+ * tracks it with a pidfd, so waits, timeouts, signals and stops behave as
+ * for any command. A host that reaps children itself does not take these.
+ * A start either gives a child that runs the function or fails; when the
+ * server dies after the start, the child runs on and its wait fails with
+ * ECHILD. A child carries a parent-death signal only when its command
+ * asked for one (reexec_cmd_parent_death()); it fires when the server
+ * ends, which is with this process or at reexec_forkserver_stop().
+ * Sealed commands (reexec_cmd_seal()) and systems without pidfds use the
+ * exec path. The server runs with
  * LD_BIND_NOW=1 added to its own environment, so that symbols are bound
  * once there rather than again in every child (its children get the
  * command's environment, without it); a program that can only start with
@@ -841,7 +846,12 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * server.
  *
  * Without this call the server starts on the first command that asks for
- * it. It ends with this process, or with reexec_forkserver_stop(). When it
+ * it. It ends with this process, or with reexec_forkserver_stop(): by a
+ * parent-death signal, and, should that not come, as soon as its channel
+ * to this process hangs up (this process closed all its descriptors, say)
+ * or it finds another parent; a server without its caller forks nothing
+ * more. It holds a socket and a signalfd of its own, and its spares hold
+ * a copy of the socket; none of them is in this process. When it
  * has died (killed, say), the start that finds out fails with ECONNRESET
  * and the next one starts a new server. Thread-safe: a start holds a lock
  * only while it sends its request; the server's answer comes on the new
@@ -860,7 +870,9 @@ REEXEC_API int reexec_forkserver_start(int flags);
 /**
  * reexec_forkserver_stop - end the fork server (SIGKILL, reaped) and the
  * REEXEC_FORKSERVER_ALL default. Its spares end with it. Children it
- * started run on, but their status is lost (ECHILD). Thread-safe.
+ * started run on, but their status is lost (ECHILD), except those that
+ * asked for a parent-death signal: the server is their parent, so they
+ * get it now. Thread-safe.
  * Returns 0.
  */
 REEXEC_API int reexec_forkserver_stop(void);

@@ -153,8 +153,7 @@ static void close_chan(struct chan *ch)
 }
 
 /* The channel is broken beyond use: remember why. What comes after is
- * read and dropped (so a child still writing cannot block), except the
- * fork server's word on how the child ended. */
+ * read and dropped (so a child still writing cannot block). */
 static void broken(struct chan *ch, int err)
 {
 	if (!ch->err)
@@ -167,7 +166,7 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 	struct chan *ch = &cmd->chan;
 	int v;
 
-	if (ch->broken && f->type != FRAME_EXIT)
+	if (ch->broken)
 		return;
 	switch (f->type) {
 	case FRAME_READY:
@@ -182,16 +181,10 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 		broken(ch, v > 0 && v < 4096 ? v : EPROTO);
 		break;
 	case FRAME_EXIT:
-		/* Only the fork server can say so, and only once the child
-		 * has ended: a child cannot end its own wait early. */
-		if (cmd->via_server && pidfd_ended(cmd->pidfd)) {
-			ch->exit_status = frame_int(f);
-			ch->has_exit = true;
-		}
-		break;
 	case FRAME_FORKED:
-		/* The server's answer, taken at start: once more means
-		 * nothing. */
+		/* The fork server's words, which come on the relay only: a
+		 * child that sends them is trying to speak for it. */
+		broken(ch, EPROTO);
 		break;
 	case FRAME_BEGIN:
 	case FRAME_DATA:

@@ -44,6 +44,7 @@ struct reexec_cmd *cmd_create(const char *name, char *const args[])
 	cmd->pid = -1;
 	cmd->pidfd = -1;
 	cmd->chan.fd = -1;
+	cmd->relay_fd = -1;
 	cmd->forkserver = -1;
 	cmd->stop_grace_ms = -1;
 	cmd->argv = calloc(nargs + 2, sizeof(*cmd->argv));

@@ -9,8 +9,9 @@
  * re-executed child would.
  *
  * The child is the server's child, not the caller's: the server reaps it
- * and sends its wait status to the caller over the child's own channel
- * (FRAME_EXIT). A child made with clone(CLONE_PARENT) would be the
+ * and sends its wait status (FRAME_EXIT) to the caller over the request's
+ * relay, a socket pair of which the caller keeps one end and the server
+ * the other; the child never holds it, so it cannot speak for the server. A child made with clone(CLONE_PARENT) would be the
  * caller's own, but the C library's idea of its thread would then be the
  * server's (glibc and musl keep the thread id in user memory and update it
  * only in their own fork), which a function that takes a lock or raises a
@@ -19,7 +20,7 @@
  * children; only the status arrives by message instead of by waitid().
  *
  * The server's socket carries requests only, one message each; the answer
- * (the child's pid, or an errno) comes on the child's channel. So a
+ * (the child's pid, or an errno) comes on the request's relay. So a
  * caller holds the lock just while it sends, and callers in many threads
  * wait for their answers side by side. */
 #define _GNU_SOURCE
@@ -298,14 +299,14 @@ static int send_request(const struct wbuf *body, const int *fds, int nfds,
 	return -1;
 }
 
-/* The server's answer on the child's channel: 0 and the pid, -1 with its
- * errno, or -1 with ECONNRESET at end-of-file (the request was dropped:
- * the server, or the spare that took it, is gone). Blocks. */
-static int await_answer(int chan, pid_t *pid)
+/* The server's answer on the relay: 0 and the pid, -1 with its errno, or
+ * -1 with ECONNRESET at end-of-file (the request was dropped: the server,
+ * or the spare that took it, is gone). Blocks. */
+static int await_answer(int relay, pid_t *pid)
 {
 	struct stream s = {0};
 	struct frame f;
-	int rc = frame_recv(chan, &s, 0, &f), v;
+	int rc = frame_recv(relay, &s, 0, &f), v;
 
 	if (rc == 0) {
 		errno = ECONNRESET;
@@ -353,7 +354,7 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 		/* Inherited stdio is the caller's as it is now. */
 		if (src < 0 && i < 3 && fcntl(i, F_GETFD) >= 0)
 			src = i;
-		if (src >= 0 && *nfds == REQ_MAX_FDS) {
+		if (src >= 0 && *nfds == REQ_MAX_FDS - 1) { /* (the relay) */
 			errno = E2BIG;
 			return -1;
 		}
@@ -397,11 +398,12 @@ static int server_now(unsigned long *gen, pid_t *pid)
 	return rc;
 }
 
-/* Build cmd's request for server pid, outside the lock, and send it under
- * the lock if that server still runs. 0; -1 with errno set: ESTALE when
- * it was replaced meanwhile, ECONNRESET when it is gone. */
+/* Build cmd's request for server pid, with the server's end of the relay
+ * as its last descriptor, outside the lock, and send it under the lock if
+ * that server still runs. 0; -1 with errno set: ESTALE when it was
+ * replaced meanwhile, ECONNRESET when it is gone. */
 static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
-                   unsigned long gen, pid_t pid)
+                   int relay, unsigned long gen, pid_t pid)
 {
 	char parent[sizeof(ENV_PARENT) + 48];
 	char *extra_env[2] = {NULL};
@@ -420,6 +422,7 @@ static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
 		errno = ENOMEM;
 	else if (build(cmd, plan, envp, &body, fds, &nfds) == 0 &&
 	         (body.len <= FRAME_CHUNK || (file = body_file(&body)) >= 0)) {
+		fds[nfds++] = relay;
 		pthread_mutex_lock(&server_lock);
 		if (server && server_gen == gen)
 			rc = send_request(&body, fds, nfds, file);
@@ -437,38 +440,45 @@ static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
 }
 
 /* The request is built without server_lock and sent with it; the answer
- * is awaited without it, on the child's channel, so that callers in other
+ * is awaited without it, on the request's relay, so that callers in other
  * threads are served side by side. */
 int spawn_via_server(struct reexec_cmd *cmd)
 {
 	unsigned long gen = 0; /* (no server's: they count from 1) */
 	struct fd_plan plan;
 	pid_t server_pid, pid = -1;
-	int rc = -1;
+	int rc = -1, relay[2];
 
 	pthread_once(&atfork_once, install_atfork);
+	/* (The plan first: it checks the caller's descriptors, which a new
+	 * socket could take the number of.) */
 	if (fd_plan_make(cmd, &plan) < 0)
 		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, relay) < 0) {
+		fd_plan_release(&plan, false);
+		return -1;
+	}
 	/* When the server was replaced while the request was built for it
 	 * (another thread found it gone), the request is built anew for the
 	 * new one, once. */
 	for (int tries = 0; tries < 2; tries++) {
 		rc = server_now(&gen, &server_pid);
 		if (rc == 0)
-			rc = request(cmd, &plan, gen, server_pid);
+			rc = request(cmd, &plan, relay[1], gen, server_pid);
 		if (rc == 0 || errno != ESTALE)
 			break;
 	}
 	if (rc < 0 && errno == ESTALE)
 		errno = ECONNRESET;
-	/* Our copies of the child's ends go now: if the request is dropped,
-	 * the channel then ends. */
+	/* Our copies of the child's ends and of the server's end of the
+	 * relay go now: if the request is dropped, the relay then ends. */
+	close_keep_errno(relay[1]);
 	fd_plan_release(&plan, true);
 	if (rc == 0) {
 		/* The input goes first: the child reads it at once. */
 		cmd->chan.fd = plan.chan_end;
 		chan_started(cmd);
-		rc = await_answer(plan.chan_end, &pid);
+		rc = await_answer(relay[0], &pid);
 	}
 	if (rc < 0) {
 		int err = errno;
@@ -486,12 +496,37 @@ int spawn_via_server(struct reexec_cmd *cmd)
 		cmd->chan.begin_sent = false;
 		cmd->chan.in_sent = 0;
 		fd_plan_release(&plan, false);
+		close_keep_errno(relay[0]);
 		errno = err;
 		return -1;
 	}
 	for (int i = 0; i < 3; i++)
 		cmd->pipe_fd[i] = plan.parent_end[i];
 	cmd->via_server = true;
+	cmd->relay_fd = relay[0];
 	child_started(cmd, pid);
 	return 0;
+}
+
+/* The server's word on a child it made, from the relay: its wait status
+ * once it has reaped it. At end-of-file (the server is gone) the relay is
+ * closed and the status stays unknown. */
+void relay_receive(struct reexec_cmd *cmd)
+{
+	while (cmd->relay_fd >= 0) {
+		struct stream s = {0};
+		struct frame f;
+		int rc = frame_recv(cmd->relay_fd, &s, MSG_DONTWAIT, &f);
+
+		if (rc < 0 && errno == EAGAIN)
+			return;
+		if (rc > 0 && f.type == FRAME_EXIT) {
+			cmd->chan.exit_status = frame_int(&f);
+			cmd->chan.has_exit = true;
+		}
+		if (rc > 0 && !cmd->chan.has_exit)
+			continue; /* (nothing else is expected) */
+		close_keep_errno(cmd->relay_fd);
+		cmd->relay_fd = -1;
+	}
 }

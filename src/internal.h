@@ -46,8 +46,8 @@ enum frame_type {
 	FRAME_DATA,      /* either: the next bytes of the stream */
 	FRAME_STATUS,    /* child: the function returned this value */
 	FRAME_ERROR,     /* child: refused to run, this errno says why */
-	FRAME_EXIT,      /* fork server: the child ended with this status */
-	FRAME_FORKED,    /* fork server: the child runs, with this pid */
+	FRAME_EXIT,      /* fork server, on the relay: the child's status */
+	FRAME_FORKED,    /* fork server, on the relay: the child's pid */
 };
 #define FRAME_HDR 8
 #define FRAME_CHUNK 65536
@@ -144,6 +144,7 @@ struct reexec_cmd {
 	bool sealed;       /* run from the sealed copy (seal.c) */
 	int forkserver;    /* -1: the default, 0: exec, 1: the fork server */
 	bool via_server;   /* started by the fork server: not our child */
+	int relay_fd;      /* the server's word on it: -1 when none (left) */
 	int parent_death_sig;
 	struct chan chan;
 	int wait_err; /* reexec_wait's errno, once reaped (0: none) */
@@ -230,6 +231,7 @@ HIDDEN int msg_take_fds(struct msghdr *msg, int *fds, int max);
 #define SERVER_NAME "reexec-forkserver"
 HIDDEN bool forkserver_wanted(const struct reexec_cmd *cmd);
 HIDDEN int spawn_via_server(struct reexec_cmd *cmd);
+HIDDEN void relay_receive(struct reexec_cmd *cmd);
 HIDDEN _Noreturn void forkserver_main(int sock);
 
 /* A request to the server: one message with this header, the descriptors
@@ -243,11 +245,13 @@ HIDDEN _Noreturn void forkserver_main(int sock);
  * argv and envp, each a count and NUL-ended strings. Numbers are 32 bits
  * in the machine's order.
  *
- * The answer comes on the child's own channel, so that the server's
- * socket carries requests only and callers need not wait for each other:
- * FRAME_FORKED with the child's pid, or FRAME_ERROR with an errno. A
- * request that cannot be read is dropped with its descriptors: the caller
- * sees its channel end. */
+ * The last descriptor passed (before the body's file) is the relay: the
+ * server's end of a socket pair whose other end the caller keeps. The
+ * answer comes there, so that the server's socket carries requests only
+ * and callers need not wait for each other: FRAME_FORKED with the child's
+ * pid, or FRAME_ERROR with an errno; later FRAME_EXIT with the child's
+ * wait status. A request that cannot be read is dropped with its
+ * descriptors: the caller sees its relay end. */
 #define REQ_MAX_FDS 250          /* the kernel's SCM_MAX_FD is 253 */
 #define REQ_MAX_BODY (64u << 20) /* arguments and environment */
 struct req_hdr {

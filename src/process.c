@@ -109,7 +109,7 @@ bool child_exited(struct reexec_cmd *cmd)
 	siginfo_t si = {0};
 
 	if (cmd->via_server && cmd->pidfd < 0)
-		return cmd->chan.has_exit || cmd->chan.fd < 0;
+		return cmd->chan.has_exit || cmd->relay_fd < 0;
 	if (cmd->pidfd >= 0) {
 		struct pollfd p = {.fd = cmd->pidfd, .events = POLLIN};
 
@@ -387,4 +387,6 @@ void cmd_release_process(struct reexec_cmd *cmd)
 	}
 	close_keep_errno(cmd->pidfd);
 	cmd->pidfd = -1;
+	close_keep_errno(cmd->relay_fd);
+	cmd->relay_fd = -1;
 }

@@ -100,13 +100,13 @@ static bool done(const struct reexec_cmd *cmd, enum pump_until until)
 	if (until == PUMP_READY)
 		return cmd->chan.ready || cmd->chan.fd < 0;
 	if (cmd->via_server)
-		return cmd->chan.has_exit;
+		return cmd->chan.has_exit || cmd->relay_fd < 0;
 	/* The function has returned and the child is on its way out: what
 	 * is left is for the reaper, no need to wake up again for it. */
 	return cmd->chan.has_status && cmd->chan.in_sent == cmd->chan.in_len;
 }
 
-enum { SLOT_PIDFD = 3, SLOT_CHAN = 4 };
+enum { SLOT_PIDFD = 3, SLOT_CHAN, SLOT_RELAY };
 
 /* Move data until the pipes (when out is given) and the channel are
  * closed, the child has exited or, for PUMP_READY, the child said it is
@@ -116,8 +116,8 @@ enum { SLOT_PIDFD = 3, SLOT_CHAN = 4 };
 int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
          long long deadline, enum pump_until until)
 {
-	struct pollfd pfd[5];
-	int slot[5], look = 1;
+	struct pollfd pfd[6];
+	int slot[6], look = 1;
 	bool pipes = in && out; /* capture's, or none for a plain wait */
 
 	if (cmd->state != CMD_RUNNING)
@@ -140,10 +140,15 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 			pfd[n].events = chan_events(cmd);
 			slot[n++] = SLOT_CHAN;
 		}
+		/* The fork server's child has ended when the server says so,
+		 * with its status, on the relay. */
+		if (cmd->relay_fd >= 0) {
+			pfd[n].fd = cmd->relay_fd;
+			pfd[n].events = POLLIN;
+			slot[n++] = SLOT_RELAY;
+		}
 		if (n == 0)
 			return 0;
-		/* The fork server's child has ended when the server says so,
-		 * with its status. */
 		if (cmd->pidfd >= 0 && !cmd->via_server) {
 			pfd[n].fd = cmd->pidfd;
 			pfd[n].events = POLLIN;
@@ -178,7 +183,11 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 				return drain_all(cmd, out);
 			if (i == SLOT_CHAN) {
 				chan_handle(cmd, pfd[k].revents);
-				if (cmd->via_server && cmd->chan.has_exit)
+				continue;
+			}
+			if (i == SLOT_RELAY) {
+				relay_receive(cmd);
+				if (cmd->chan.has_exit || cmd->relay_fd < 0)
 					return drain_all(cmd, out);
 				continue;
 			}

@@ -5,7 +5,15 @@
  * It holds no threads, runs no code of the program's but its registered
  * functions (in its children), reads requests only from the process that
  * started it (its channel was checked like any child's), and ends with
- * that process (parent-death signal, and end-of-file on its channel). */
+ * that process: by the parent-death signal, and, should that not come
+ * (the kernel drops it when credentials change), as soon as its channel
+ * hangs up or its parent changes; a server without its caller forks
+ * nothing more.
+ *
+ * Each request brings a relay: a socket whose other end only the caller
+ * holds. The answer (the child's pid, or an errno) and, once the server
+ * has reaped the child, its wait status go there. The child never holds
+ * the relay, so it cannot speak for the server. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -168,7 +176,7 @@ static _Noreturn void become_child(const struct request *q, int *fds, int nfds,
 /* Children that run, and those whose status could not be sent yet. */
 struct kid {
 	pid_t pid;
-	int chan; /* our copy of its channel: FRAME_EXIT goes there */
+	int relay; /* the caller's relay: FRAME_EXIT goes there */
 	bool ended;
 	int status;
 };
@@ -176,20 +184,20 @@ struct kid {
 static struct kid *kids;
 static size_t nkids, kids_cap;
 
-static void add_kid(pid_t pid, int chan)
+static void add_kid(pid_t pid, int relay)
 {
 	if (nkids == kids_cap) {
 		size_t want = kids_cap ? kids_cap * 2 : 16;
 		struct kid *grown = realloc(kids, want * sizeof(*kids));
 
 		if (!grown) {
-			close(chan); /* its status cannot be told: ECHILD */
+			close(relay); /* its status cannot be told: ECHILD */
 			return;
 		}
 		kids = grown;
 		kids_cap = want;
 	}
-	kids[nkids++] = (struct kid){pid, chan, false, 0};
+	kids[nkids++] = (struct kid){pid, relay, false, 0};
 }
 
 /* Try to send an ended kid's status; drop it once sent or unsendable. */
@@ -197,11 +205,11 @@ static bool tell(size_t i)
 {
 	int32_t v = kids[i].status;
 
-	if (frame_send(kids[i].chan, FRAME_EXIT, &v, sizeof(v), MSG_DONTWAIT) <
+	if (frame_send(kids[i].relay, FRAME_EXIT, &v, sizeof(v), MSG_DONTWAIT) <
 	            0 &&
 	    errno == EAGAIN)
-		return false; /* its channel is full: when there is room */
-	close(kids[i].chan);
+		return false; /* its relay is full: when there is room */
+	close(kids[i].relay);
 	kids[i] = kids[--nkids];
 	return true;
 }
@@ -213,7 +221,7 @@ static bool tell(size_t i)
 #define SPARES 2
 static struct {
 	pid_t pid; /* -1: none */
-	int ctl;   /* its news: "took one" with the channel */
+	int ctl;   /* its news: "took one" with the relay */
 } spares[SPARES] = {{-1, -1}, {-1, -1}};
 
 static int count_spares(void)
@@ -245,43 +253,39 @@ static bool replace_spares_now(void)
 	return true;
 }
 
-/* Answer a request on its channel: FRAME_FORKED with the pid, or
- * FRAME_ERROR with an errno. Never blocks: the channel is fresh. */
-static void answer(int chan, enum frame_type type, int v)
+/* Answer a request on its relay: FRAME_FORKED with the pid, or
+ * FRAME_ERROR with an errno. Never blocks: the relay is fresh. */
+static void answer(int relay, enum frame_type type, int v)
 {
 	int32_t x = v;
 
-	(void)frame_send(chan, type, &x, sizeof(x), MSG_DONTWAIT);
+	(void)frame_send(relay, type, &x, sizeof(x), MSG_DONTWAIT);
 }
 
-/* Refuse a request with err (unless it cannot even say where to), and
- * drop it. */
-static void refuse(char *body, size_t len, int *fds, int nfds, int err)
+/* Refuse a request with err on its relay (the last descriptor), and drop
+ * it. */
+static void refuse(char *body, int *fds, int nfds, int err)
 {
-	struct request q;
-
-	if (parse_request(body, len, nfds, &q) == 0) {
-		answer(fds[q.slot[q.chan_slot]], FRAME_ERROR, err);
-		request_free(&q);
-	}
+	if (nfds > 0)
+		answer(fds[nfds - 1], FRAME_ERROR, err);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	free(body);
 }
 
-/* In the spare: tell the server it took a request (chan >= 0), or that
+/* In the spare: tell the server it took a request (relay >= 0), or that
  * it is leaving without one. */
-static int tell_server(int ctl, int chan)
+static int tell_server(int ctl, int relay)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	int32_t took = chan >= 0;
+	int32_t took = relay >= 0;
 	struct iovec iov = {&took, sizeof(took)};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	msg_put_fds(&msg, u.buf, &chan, chan >= 0);
+	msg_put_fds(&msg, u.buf, &relay, relay >= 0);
 	return sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
@@ -308,19 +312,18 @@ static int prepare(const struct request *q, int *dir)
  * child. Any failure is the caller's errno; the spare then leaves. */
 static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 {
-	int fds[REQ_MAX_FDS + 1], nfds, dir = -1, err = 0, chan;
+	int fds[REQ_MAX_FDS + 1], nfds, dir = -1, err = 0, relay;
 	struct request q;
 	char *body;
 	size_t len;
 
-#ifdef __linux__
+	/* A spare ends with the server; a child does not (below). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
 	if (getppid() != server)
 		_exit(0);
 	close(sfd);
 	for (size_t i = 0; i < nkids; i++)
-		close(kids[i].chan);
+		close(kids[i].relay);
 	nkids = 0;
 	for (int k = 0; k < SPARES; k++)
 		if (spares[k].ctl >= 0)
@@ -334,21 +337,30 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 		(void)tell_server(ctl, -1);
 		_exit(0);
 	}
+	relay = fds[--nfds];
 	if (parse_request(body, len, nfds, &q) < 0) {
 		(void)tell_server(ctl, -1);
-		_exit(0); /* (dropped: the caller sees its channel end) */
+		_exit(0); /* (dropped: the caller sees its relay end) */
 	}
-	chan = fds[q.slot[q.chan_slot]];
+	/* From here on this is the caller's child, which must not die with
+	 * the server unless it asked to (reexec_init's parent-death set-up
+	 * says so, below). A server that died before we took the request
+	 * cannot report on the child: drop it, so the start fails rather
+	 * than return a child that never runs. */
+	prctl(PR_SET_PDEATHSIG, 0);
+	if (getppid() != server)
+		_exit(0);
 	if (prepare(&q, &dir) < 0)
 		err = errno;
-	else if (tell_server(ctl, chan) < 0)
+	else if (tell_server(ctl, relay) < 0)
 		err = ECONNRESET;
 	if (err) {
-		answer(chan, FRAME_ERROR, err);
+		answer(relay, FRAME_ERROR, err);
 		(void)tell_server(ctl, -1);
 		_exit(0);
 	}
-	answer(chan, FRAME_FORKED, getpid());
+	answer(relay, FRAME_FORKED, getpid());
+	close(relay);
 	close(sock);
 	close(ctl);
 	become_child(&q, fds, nfds, dir);
@@ -384,7 +396,7 @@ static void fork_spares(int sock, int sfd)
 	}
 }
 
-/* Spare k's news: it took a request (its channel comes along), or left;
+/* Spare k's news: it took a request (its relay comes along), or left;
  * either way it is a spare no longer. */
 static void spare_news(int k)
 {
@@ -398,14 +410,14 @@ static void spare_news(int k)
 	                     .msg_iovlen = 1,
 	                     .msg_control = u.buf,
 	                     .msg_controllen = sizeof(u.buf)};
-	int chan = -1;
+	int relay = -1;
 
 	if (recvmsg(spares[k].ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) > 0)
-		msg_take_fds(&msg, &chan, 1);
-	if (took && chan >= 0)
-		add_kid(spares[k].pid, chan);
-	else if (chan >= 0)
-		close(chan);
+		msg_take_fds(&msg, &relay, 1);
+	if (took && relay >= 0)
+		add_kid(spares[k].pid, relay);
+	else if (relay >= 0)
+		close(relay);
 	close(spares[k].ctl);
 	spares[k].ctl = -1;
 	spares[k].pid = -1;
@@ -433,9 +445,17 @@ static void reap_kids(void)
 	}
 }
 
+/* Has our caller left? Its end of our channel hung up (it ended, or
+ * executed another program), or we have another parent. */
+static bool orphaned(short sock_revents, pid_t caller)
+{
+	return (sock_revents & (POLLHUP | POLLERR)) || getppid() != caller;
+}
+
 _Noreturn void forkserver_main(int sock)
 {
 	struct pollfd *p = NULL;
+	pid_t caller = getppid();
 	sigset_t chld;
 	int sfd;
 
@@ -457,28 +477,34 @@ _Noreturn void forkserver_main(int sock)
 			_exit(1);
 		p = grown;
 		p[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
-		/* The spares read the requests; without one, we do. */
-		if (serve_self)
-			p[np++] = (struct pollfd){.fd = sock, .events = POLLIN};
+		/* The spares read the requests; without one, we do. Either
+		 * way a hang-up is reported. */
+		p[np++] = (struct pollfd){.fd = sock,
+		                          .events = serve_self ? POLLIN : 0};
 		for (int k = 0; k < SPARES; k++)
 			p[np++] = (struct pollfd){.fd = spares[k].ctl,
 			                          .events = POLLIN};
 		first_kid = np;
 		for (size_t i = 0; i < nkids; i++)
 			if (kids[i].ended)
-				p[np++] = (struct pollfd){.fd = kids[i].chan,
+				p[np++] = (struct pollfd){.fd = kids[i].relay,
 				                          .events = POLLOUT};
 		defer = count_spares() < SPARES && !replace_spares_now();
 		n = poll(p, (nfds_t)np, defer ? SPARE_IDLE_MS : -1);
 		if (n < 0)
 			continue;
+		/* No caller, nothing to serve: the spares end with us, and
+		 * the children that asked for it get their parent-death
+		 * signal. */
+		if (orphaned(p[1].revents, caller))
+			_exit(0);
 		if (n == 0) {
 			fork_spares(sock, sfd);
 			continue;
 		}
 		for (size_t q = first_kid; q < np; q++)
 			for (size_t i = 0; p[q].revents && i < nkids; i++)
-				if (kids[i].chan == p[q].fd && kids[i].ended) {
+				if (kids[i].relay == p[q].fd && kids[i].ended) {
 					tell(i);
 					break;
 				}
@@ -489,13 +515,13 @@ _Noreturn void forkserver_main(int sock)
 				;
 			reap_kids();
 		}
-		for (size_t q = serve_self ? 2 : 1; q < first_kid; q++)
+		for (size_t q = 2; q < first_kid; q++)
 			for (int k = 0; p[q].revents && k < SPARES; k++)
 				if (spares[k].ctl == p[q].fd && p[q].fd >= 0)
 					spare_news(k);
 		if (replace_spares_now())
 			fork_spares(sock, sfd);
-		if (serve_self && p[1].revents && !any_spare()) {
+		if (serve_self && (p[1].revents & POLLIN) && !any_spare()) {
 			/* No spare could be made: say why. */
 			int fds[REQ_MAX_FDS + 1], nfds, rc, err = errno;
 			char *body = NULL;
@@ -505,8 +531,7 @@ _Noreturn void forkserver_main(int sock)
 			if (rc == 0)
 				_exit(0); /* our caller is gone */
 			if (rc > 0)
-				refuse(body, len, fds, nfds,
-				       err ? err : EAGAIN);
+				refuse(body, fds, nfds, err ? err : EAGAIN);
 		}
 	}
 }

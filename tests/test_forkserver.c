@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -463,6 +465,269 @@ static int echo(int argc, char *argv[])
 	return reexec_input(&in, &len) < 0 || reexec_set_result(in, len) < 0;
 }
 
+/* pdeathsig: the parent-death signal this child carries, as its result. */
+static int pdeathsig(int argc, char *argv[])
+{
+	char out[16];
+	int sig = -1, n;
+
+	(void)argc;
+	(void)argv;
+	if (prctl(PR_GET_PDEATHSIG, &sig) < 0)
+		return 1;
+	n = snprintf(out, sizeof(out), "%d", sig);
+	return reexec_set_result(out, (size_t)n) < 0;
+}
+
+/* The parent-death signal a child started by cmd carries. */
+static int pdeathsig_of(reexec_cmd *cmd)
+{
+	void *out;
+	size_t len;
+	int status, sig;
+
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(reexec_take_result(cmd, &out, &len), 0);
+	sig = atoi(out);
+	free(out);
+	reexec_cmd_free(cmd);
+	return sig;
+}
+
+/* A child carries a parent-death signal only when its command asked for
+ * one, whichever way it started. */
+static void no_pdeathsig_unless_asked(void **state)
+{
+	reexec_cmd *cmd;
+
+	(void)state;
+	assert_int_equal(pdeathsig_of(forkserver_cmd("pdeathsig")), 0);
+	cmd = forkserver_cmd("pdeathsig");
+	assert_int_equal(reexec_cmd_parent_death(cmd, SIGUSR1), 0);
+	assert_int_equal(pdeathsig_of(cmd), SIGUSR1);
+	assert_int_equal(pdeathsig_of(reexec_command("pdeathsig", NULL)), 0);
+	cmd = reexec_command("pdeathsig", NULL);
+	assert_int_equal(reexec_cmd_parent_death(cmd, SIGUSR2), 0);
+	assert_int_equal(pdeathsig_of(cmd), SIGUSR2);
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
+/* relay_byte: copy one byte from stdin to stdout, then end. */
+static int relay_byte(int argc, char *argv[])
+{
+	char c;
+
+	(void)argc;
+	(void)argv;
+	if (read(0, &c, 1) != 1 || write(1, &c, 1) != 1)
+		return 1;
+	return 0;
+}
+
+/* A child that did not ask for parent death runs on when the server is
+ * stopped (its status is lost with the server). */
+static void children_outlive_stop(void **state)
+{
+	reexec_cmd *cmd = forkserver_cmd("relay_byte");
+	char c = 0;
+	int status;
+
+	(void)state;
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 0), 0);
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 1), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	/* It answers after its server is gone. */
+	assert_int_equal(write(reexec_pipe(cmd, 0), "x", 1), 1);
+	assert_int_equal(read(reexec_pipe(cmd, 1), &c, 1), 1);
+	assert_int_equal(c, 'x');
+	expect_fail(reexec_wait(cmd, &status), ECHILD);
+	reexec_cmd_free(cmd);
+	reap_orphans();
+	assert_true(no_children());
+}
+
+/* Read a decimal number, one line, from fd. */
+static long read_number(int fd)
+{
+	char line[32];
+	size_t n = 0;
+
+	while (n < sizeof(line) - 1 && read(fd, line + n, 1) == 1 &&
+	       line[n] != '\n')
+		n++;
+	line[n] = '\0';
+	return strtol(line, NULL, 10);
+}
+
+/* The parent of process pid, from /proc; -1 when it has gone. */
+static pid_t parent_pid(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	pid_t parent = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')))
+		(void)sscanf(close_paren + 1, " %*c %d", &parent);
+	fclose(f);
+	return parent;
+}
+
+/* starter_then_closes: start a fork server, print its pid, then close
+ * every descriptor from 3 up, as a program that makes itself a daemon
+ * does, and wait for stdin to end: the process lives on, but the server
+ * has lost its caller. */
+static int starter_then_closes(int argc, char *argv[])
+{
+	char c;
+
+	(void)argc;
+	(void)argv;
+	if (reexec_forkserver_start(0) < 0)
+		return 1;
+	printf("%d\n", (int)reexec_forkserver_pid());
+	fflush(stdout);
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}
+
+/* A server whose caller is gone without a parent-death signal (here: it
+ * closed its end of the server's channel) ends by itself, and forks
+ * nothing more. */
+static void orphaned_server_exits(void **state)
+{
+	reexec_cmd *cmd = reexec_command("starter_then_closes", NULL);
+	struct pollfd p = {.events = POLLIN};
+	int status;
+	pid_t server;
+
+	(void)state;
+	assert_non_null(cmd);
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 0), 0);
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 1), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	server = (pid_t)read_number(reexec_pipe(cmd, 1));
+	/* Ours to watch: a child of our child. */
+	assert_true(server > 0);
+	assert_int_equal(parent_pid(server), reexec_pid(cmd));
+	p.fd = (int)syscall(SYS_pidfd_open, server, 0);
+	assert_true(p.fd >= 0);
+	assert_int_equal(poll(&p, 1, BOUND_MS), 1);
+	close(p.fd);
+	assert_int_equal(reexec_pipe_close(cmd, 0), 0);
+	assert_int_equal(reexec_wait(cmd, &status), 0);
+	assert_true(WIFEXITED(status));
+	reexec_cmd_free(cmd);
+	reap_orphans();
+	assert_true(no_children());
+}
+
+/* A start sent right after the server was killed either runs the
+ * function (which says so on its stdout) or fails with ECONNRESET. */
+static void start_racing_death(void **state)
+{
+	int ran = 0, refused = 0;
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		reexec_cmd *cmd = forkserver_cmd("say_ran");
+		pid_t server;
+		int status;
+
+		assert_int_equal(reexec_forkserver_start(0), 0);
+		server = reexec_forkserver_pid();
+		assert_true(server > 0);
+		assert_int_equal(parent_pid(server), getpid());
+		assert_int_equal(kill(server, SIGKILL), 0);
+		assert_int_equal(reexec_cmd_stdio_pipe(cmd, 1), 0);
+		if (reexec_start(cmd) < 0) {
+			assert_int_equal(errno, ECONNRESET);
+			refused++;
+		} else {
+			char buf[8] = "";
+
+			/* It ran: its words, whatever became of its status. */
+			assert_int_equal(read(reexec_pipe(cmd, 1), buf, 3), 3);
+			assert_memory_equal(buf, "ran", 3);
+			if (reexec_wait(cmd, &status) == 0)
+				assert_int_equal(status, 0);
+			else
+				assert_int_equal(errno, ECHILD);
+			ran++;
+		}
+		reexec_cmd_free(cmd);
+		reap_orphans();
+	}
+	assert_int_equal(ran + refused, 100);
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
+/* say_ran: "ran" on stdout. */
+static int say_ran(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	return write(1, "ran", 3) == 3 ? 0 : 1;
+}
+
+/* forge_exit: send the parent a fork server's "exited 0" on the channel,
+ * then die by a signal. */
+static int forge_exit(int argc, char *argv[])
+{
+	unsigned char f[12];
+	uint32_t type = 6, len = 4; /* FRAME_EXIT, a 32-bit status */
+	int32_t exited0 = 0;
+
+	(void)argc;
+	(void)argv;
+	for (int fd = 3; fd < 64; fd++) {
+		int t;
+		socklen_t l = sizeof(t);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &l) == 0 &&
+		    t == SOCK_SEQPACKET) {
+			memcpy(f, &type, 4);
+			memcpy(f + 4, &len, 4);
+			memcpy(f + 8, &exited0, 4);
+			(void)send(fd, f, sizeof(f), 0);
+		}
+	}
+	raise(SIGKILL);
+	return 1;
+}
+
+/* A child cannot forge its own exit status: the status comes from the
+ * one who reaped it, whichever way it started. */
+static void status_cannot_be_forged(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		reexec_cmd *cmd = i % 2 ? forkserver_cmd("forge_exit")
+		                        : reexec_command("forge_exit", NULL);
+		int status = -1;
+
+		assert_int_equal(reexec_run(cmd, &status), 0);
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), SIGKILL);
+		reexec_cmd_free(cmd);
+	}
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -474,10 +739,20 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(not_by_name),
 	        cmocka_unit_test(many_threads),
 	        cmocka_unit_test(killed_under_threads),
+	        cmocka_unit_test(no_pdeathsig_unless_asked),
+	        cmocka_unit_test(children_outlive_stop),
+	        cmocka_unit_test(orphaned_server_exits),
+	        cmocka_unit_test(start_racing_death),
+	        cmocka_unit_test(status_cannot_be_forged),
 	};
 
 	reexec_register("ppid", ppid);
 	reexec_register("getenv_of", getenv_of);
+	reexec_register("pdeathsig", pdeathsig);
+	reexec_register("relay_byte", relay_byte);
+	reexec_register("starter_then_closes", starter_then_closes);
+	reexec_register("say_ran", say_ran);
+	reexec_register("forge_exit", forge_exit);
 	reexec_register("starter", starter);
 	reexec_register("echo", echo);
 	helpers_init(argc, argv);
