@@ -832,6 +832,18 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * (so no child can report a status of its own making), and the caller
  * tracks it with a pidfd, so waits, timeouts, signals and stops behave as
  * for any command. A host that reaps children itself does not take these.
+ * The child takes its caller's state at the moment of the start, as an
+ * exec'd child would: the working directory (a relative directory of the
+ * command resolves against it), umask, resource limits and the calling
+ * thread's nice value are carried with each request; when the caller's
+ * identity has changed since the server started (user and group ids,
+ * supplementary groups, capabilities, no_new_privs, seccomp, securebits,
+ * session or process group, root directory, namespaces), the start
+ * replaces the server with one started as the caller is now, so that no
+ * child runs with another identity than its caller's (children of the
+ * old server run on, their status lost). What stays the server's, as at
+ * its start: CPU affinity, scheduling policy, I/O priority,
+ * oom_score_adj, timer slack, personality, cgroup and security labels.
  * A start either gives a child that runs the function or fails; when the
  * server dies after the start, the child runs on and its wait fails with
  * ECHILD. A child carries a parent-death signal only when its command

@@ -77,6 +77,11 @@ static void put_int(struct wbuf *b, int v)
 	put(b, &x, sizeof(x));
 }
 
+static void put_u64(struct wbuf *b, uint64_t v)
+{
+	put(b, &v, sizeof(v));
+}
+
 static void put_strv(struct wbuf *b, char *const v[])
 {
 	int n = 0;
@@ -94,6 +99,7 @@ static pthread_mutex_t server_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reexec_cmd *server; /* the running server, or NULL */
 static pid_t server_owner;        /* the process that started it */
 static unsigned long server_gen;  /* how many were started */
+static char *server_identity;     /* who its starter was (inherit.c) */
 static atomic_bool by_default;
 
 /* A forked copy of the caller holds copies of the server's descriptors
@@ -108,6 +114,8 @@ static void forget_server(void)
 	server->lost = true;
 	reexec_cmd_free(server);
 	server = NULL;
+	free(server_identity);
+	server_identity = NULL;
 }
 
 static void end_server(void)
@@ -116,8 +124,14 @@ static void end_server(void)
 		forget_server();
 		return;
 	}
+	/* Hung up first, the server ends by itself even where this process
+	 * may no longer signal it (it dropped privileges since). */
+	close_keep_errno(server->chan.fd);
+	server->chan.fd = -1;
 	reexec_cmd_free(server); /* SIGKILL and reap */
 	server = NULL;
+	free(server_identity);
+	server_identity = NULL;
 }
 
 /* A fork of this process (without exec) has copies of the lock and the
@@ -132,6 +146,7 @@ static void forked_child(void)
 	if (pthread_mutex_trylock(&server_lock) != 0) {
 		pthread_mutex_init(&server_lock, NULL);
 		server = NULL;
+		server_identity = NULL;
 		return;
 	}
 	if (server)
@@ -146,18 +161,27 @@ static void install_atfork(void)
 	(void)pthread_atfork(NULL, NULL, forked_child);
 }
 
-/* Start the server unless it runs. Call with server_lock. */
-static int server_up(void)
+/* Start the server unless one runs that was started by this process as
+ * it is now (identity, from caller_state()): a server started by another
+ * is replaced, so that no child runs with another identity than its
+ * caller's. Call with server_lock. */
+static int server_up(const char *identity)
 {
 	struct reexec_cmd *cmd;
+	char *copy;
 
 	if (server && server_owner != getpid())
 		forget_server();
+	if (server && strcmp(server_identity, identity) != 0)
+		end_server();
 	if (server)
 		return 0;
-	cmd = cmd_create(SERVER_NAME, NULL);
-	if (!cmd)
+	copy = strdup(identity);
+	cmd = copy ? cmd_create(SERVER_NAME, NULL) : NULL;
+	if (!cmd) {
+		free(copy);
 		return -1;
+	}
 	cmd->forkserver = 0;
 	/* Its symbols are bound once, at its start, rather than lazily
 	 * again in every spare (each a copy-on-write fault or more); its
@@ -168,10 +192,12 @@ static int server_up(void)
 		int err = errno;
 
 		reexec_cmd_free(cmd);
+		free(copy);
 		errno = err;
 		return -1;
 	}
 	server = cmd;
+	server_identity = copy;
 	server_owner = getpid();
 	server_gen++;
 	return 0;
@@ -194,9 +220,17 @@ int reexec_forkserver_start(int flags)
 	errno = ENOSYS; /* the server needs signalfd and pidfds */
 	return -1;
 #endif
-	pthread_mutex_lock(&server_lock);
-	rc = server_up();
-	pthread_mutex_unlock(&server_lock);
+	{
+		struct inherited in;
+		char *identity = caller_state(&in);
+
+		if (!identity)
+			return -1;
+		pthread_mutex_lock(&server_lock);
+		rc = server_up(identity);
+		pthread_mutex_unlock(&server_lock);
+		free(identity);
+	}
 	if (rc == 0 && (flags & REEXEC_FORKSERVER_ALL))
 		atomic_store(&by_default, true);
 	return rc;
@@ -344,7 +378,8 @@ static bool too_big(char *const argv[], char *const envp[])
 /* The request for cmd: which passed descriptor goes to each child slot,
  * how to set up the child, its arguments and environment. */
 static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
-                 char *const envp[], struct wbuf *body, int *fds, int *nfds)
+                 char *const envp[], const struct inherited *in,
+                 struct wbuf *body, int *fds, int *nfds)
 {
 	*nfds = 0;
 	put_int(body, plan->nfd);
@@ -354,7 +389,8 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 		/* Inherited stdio is the caller's as it is now. */
 		if (src < 0 && i < 3 && fcntl(i, F_GETFD) >= 0)
 			src = i;
-		if (src >= 0 && *nfds == REQ_MAX_FDS - 1) { /* (the relay) */
+		if (src >= 0 && *nfds == REQ_MAX_FDS - 2) {
+			/* (the directory and the relay are the others) */
 			errno = E2BIG;
 			return -1;
 		}
@@ -368,6 +404,13 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	put(body, cmd->dir ? "1" : "0", 1);
 	put(body, cmd->dir ? cmd->dir : "",
 	    cmd->dir ? strlen(cmd->dir) + 1 : 1);
+	put_int(body, (int)in->umask);
+	put_int(body, in->nice);
+	put_int(body, INHERIT_LIMITS);
+	for (int i = 0; i < INHERIT_LIMITS; i++) {
+		put_u64(body, in->limit[i][0]);
+		put_u64(body, in->limit[i][1]);
+	}
 	/* The limits an exec would apply, so that both paths agree. */
 	if (too_big(cmd->argv, envp)) {
 		errno = E2BIG;
@@ -382,14 +425,14 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	return 0;
 }
 
-/* The running server's generation and pid; it is started first unless it
- * runs. */
-static int server_now(unsigned long *gen, pid_t *pid)
+/* The generation and pid of the server that runs as this process is now
+ * (identity); it is started first unless it runs. */
+static int server_now(const char *identity, unsigned long *gen, pid_t *pid)
 {
 	int rc;
 
 	pthread_mutex_lock(&server_lock);
-	rc = server_up();
+	rc = server_up(identity);
 	if (rc == 0) {
 		*gen = server_gen;
 		*pid = server->pid;
@@ -398,12 +441,14 @@ static int server_now(unsigned long *gen, pid_t *pid)
 	return rc;
 }
 
-/* Build cmd's request for server pid, with the server's end of the relay
- * as its last descriptor, outside the lock, and send it under the lock if
+/* Build cmd's request for server pid, with the caller's state in and, as
+ * its last descriptors, the working directory and the server's end of the
+ * relay (tail), outside the lock, and send it under the lock if
  * that server still runs. 0; -1 with errno set: ESTALE when it was
  * replaced meanwhile, ECONNRESET when it is gone. */
 static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
-                   int relay, unsigned long gen, pid_t pid)
+                   const struct inherited *in, const int tail[2],
+                   unsigned long gen, pid_t pid)
 {
 	char parent[sizeof(ENV_PARENT) + 48];
 	char *extra_env[2] = {NULL};
@@ -420,9 +465,10 @@ static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	envp = env_build(cmd, extra_env);
 	if (!envp)
 		errno = ENOMEM;
-	else if (build(cmd, plan, envp, &body, fds, &nfds) == 0 &&
+	else if (build(cmd, plan, envp, in, &body, fds, &nfds) == 0 &&
 	         (body.len <= FRAME_CHUNK || (file = body_file(&body)) >= 0)) {
-		fds[nfds++] = relay;
+		fds[nfds++] = tail[0];
+		fds[nfds++] = tail[1];
 		pthread_mutex_lock(&server_lock);
 		if (server && server_gen == gen)
 			rc = send_request(&body, fds, nfds, file);
@@ -446,32 +492,42 @@ int spawn_via_server(struct reexec_cmd *cmd)
 {
 	unsigned long gen = 0; /* (no server's: they count from 1) */
 	struct fd_plan plan;
+	struct inherited in;
 	pid_t server_pid, pid = -1;
-	int rc = -1, relay[2];
+	int rc = -1, relay[2] = {-1, -1}, tail[2] = {-1, -1};
+	char *identity;
 
 	pthread_once(&atfork_once, install_atfork);
 	/* (The plan first: it checks the caller's descriptors, which a new
-	 * socket could take the number of.) */
+	 * one could take the number of.) */
 	if (fd_plan_make(cmd, &plan) < 0)
 		return -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, relay) < 0) {
-		fd_plan_release(&plan, false);
-		return -1;
-	}
+	identity = caller_state(&in);
+	if (identity &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, relay) == 0)
+		tail[0] = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	tail[1] = relay[1];
 	/* When the server was replaced while the request was built for it
 	 * (another thread found it gone), the request is built anew for the
 	 * new one, once. */
-	for (int tries = 0; tries < 2; tries++) {
-		rc = server_now(&gen, &server_pid);
+	for (int tries = 0; tail[0] >= 0 && tries < 2; tries++) {
+		rc = server_now(identity, &gen, &server_pid);
 		if (rc == 0)
-			rc = request(cmd, &plan, relay[1], gen, server_pid);
+			rc = request(cmd, &plan, &in, tail, gen, server_pid);
 		if (rc == 0 || errno != ESTALE)
 			break;
 	}
 	if (rc < 0 && errno == ESTALE)
 		errno = ECONNRESET;
+	{
+		int err = errno;
+
+		free(identity);
+		errno = err;
+	}
 	/* Our copies of the child's ends and of the server's end of the
 	 * relay go now: if the request is dropped, the relay then ends. */
+	close_keep_errno(tail[0]);
 	close_keep_errno(relay[1]);
 	fd_plan_release(&plan, true);
 	if (rc == 0) {

@@ -241,23 +241,44 @@ HIDDEN _Noreturn void forkserver_main(int sock);
  * the continuation of one request must not go to another. The body: the
  * child's descriptor count, for each the index of its passed descriptor
  * (-1: closed), the channel's slot, the process group mode and id, the
- * working directory ('1' then the path, or '0' and an empty string), then
- * argv and envp, each a count and NUL-ended strings. Numbers are 32 bits
- * in the machine's order.
+ * command's directory ('1' then the path, or '0' and an empty string), then
+ * the caller's umask, nice value, the number of resource limits
+ * (INHERIT_LIMITS) and each limit's soft and hard value (64 bits), the
+ * argv and envp, each a count and NUL-ended strings. Other numbers are 32
+ * bits, all in the machine's order.
  *
- * The last descriptor passed (before the body's file) is the relay: the
- * server's end of a socket pair whose other end the caller keeps. The
+ * The last two descriptors passed (before the body's file) are the
+ * caller's working directory and the relay: the server's end of a socket
+ * pair whose other end the caller keeps. The
  * answer comes there, so that the server's socket carries requests only
  * and callers need not wait for each other: FRAME_FORKED with the child's
  * pid, or FRAME_ERROR with an errno; later FRAME_EXIT with the child's
  * wait status. A request that cannot be read is dropped with its
  * descriptors: the caller sees its relay end. */
-#define REQ_MAX_FDS 250          /* the kernel's SCM_MAX_FD is 253 */
+#define REQ_MAX_FDS 252 /* with the body file: the kernel's SCM_MAX_FD, 253 */
 #define REQ_MAX_BODY (64u << 20) /* arguments and environment */
 struct req_hdr {
 	uint32_t nfds; /* not counting the body's file */
 	uint32_t body_len;
 };
+
+/* inherit.c: what a fork-server child takes from its caller at the start
+ * (the list, and why, is there). */
+#define INHERIT_LIMITS 16 /* RLIMIT_CPU .. RLIMIT_RTTIME */
+struct inherited {
+	unsigned umask;
+	int nice;
+	uint64_t limit[INHERIT_LIMITS][2]; /* soft, hard */
+};
+/* The calling thread's state, and its identity as text (malloc'd: a
+ * server started now runs as this), or NULL with errno set. */
+HIDDEN char *caller_state(struct inherited *in);
+/* The server's own state, at its start. */
+HIDDEN void server_state(struct inherited *in);
+/* In the child: take on want where it differs from had. 0, or -1 with
+ * errno set. */
+HIDDEN int inherited_apply(const struct inherited *want,
+                           const struct inherited *had);
 
 /* A request, parsed (wire.c): pointers into its body. */
 struct request {
@@ -265,7 +286,8 @@ struct request {
 	int *slot;     /* for each, the index of the passed fd, or -1 */
 	int chan_slot; /* which one is its channel */
 	int pgroup, pgid;
-	char *dir; /* NULL: stay */
+	struct inherited in;
+	char *dir; /* NULL: the caller's */
 	char **argv, **envp;
 };
 /* Parse a body that came with nfds descriptors: 0, or -1 when it is

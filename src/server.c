@@ -127,16 +127,13 @@ static _Noreturn void child_fail(int chan, int err)
 /* In the child, once the caller has its pid: put the descriptors in
  * place and run the function, as reexec_init() would in a re-executed
  * child. */
-static _Noreturn void become_child(const struct request *q, int *fds, int nfds,
-                                   int dir)
+static _Noreturn void become_child(const struct request *q, int *fds, int nfds)
 {
 	int nfd = q->nfd, argc = 0, chan = fds[q->slot[q->chan_slot]];
 	sigset_t none;
 	reexec_fn fn;
 	int flags;
 
-	if (dir >= 0 && fchdir(dir) < 0)
-		child_fail(chan, errno);
 	/* Every source above the slots first, then each down to its slot,
 	 * as io.c arranges for the exec path. */
 	for (int i = 0; i < nfds; i++) {
@@ -289,16 +286,22 @@ static int tell_server(int ctl, int relay)
 	return sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+/* The server's own state, as at its start: spares take on the caller's
+ * where it differs. */
+static struct inherited own;
+
 /* In the spare: what the caller must see done before its start returns,
- * and what could fail: the working directory found, the process group
- * or session made. 0, or -1 with errno set. */
-static int prepare(const struct request *q, int *dir)
+ * and what could fail: the working directory found (the command's,
+ * relative to the caller's, cwd), the caller's umask, limits and nice
+ * value taken on, the process group or session made. 0, or -1 with errno
+ * set. */
+static int prepare(const struct request *q, int cwd)
 {
-	if (q->dir) {
-		*dir = open(q->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (*dir < 0)
-			return -1;
-	}
+	int dir = q->dir ? openat(cwd, q->dir, O_PATH | O_DIRECTORY | O_CLOEXEC)
+	                 : cwd;
+
+	if (dir < 0 || fchdir(dir) < 0 || inherited_apply(&q->in, &own) < 0)
+		return -1;
 	if (q->pgroup == PGROUP_SET)
 		return setpgid(0, q->pgid);
 	if (q->pgroup == PGROUP_SESSION)
@@ -312,7 +315,7 @@ static int prepare(const struct request *q, int *dir)
  * child. Any failure is the caller's errno; the spare then leaves. */
 static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 {
-	int fds[REQ_MAX_FDS + 1], nfds, dir = -1, err = 0, relay;
+	int fds[REQ_MAX_FDS + 1], nfds, err = 0, relay, cwd;
 	struct request q;
 	char *body;
 	size_t len;
@@ -337,7 +340,12 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 		(void)tell_server(ctl, -1);
 		_exit(0);
 	}
+	if (nfds < 2) {
+		(void)tell_server(ctl, -1);
+		_exit(0);
+	}
 	relay = fds[--nfds];
+	cwd = fds[--nfds];
 	if (parse_request(body, len, nfds, &q) < 0) {
 		(void)tell_server(ctl, -1);
 		_exit(0); /* (dropped: the caller sees its relay end) */
@@ -350,7 +358,7 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 	prctl(PR_SET_PDEATHSIG, 0);
 	if (getppid() != server)
 		_exit(0);
-	if (prepare(&q, &dir) < 0)
+	if (prepare(&q, cwd) < 0)
 		err = errno;
 	else if (tell_server(ctl, relay) < 0)
 		err = ECONNRESET;
@@ -363,7 +371,8 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 	close(relay);
 	close(sock);
 	close(ctl);
-	become_child(&q, fds, nfds, dir);
+	close(cwd);
+	become_child(&q, fds, nfds);
 }
 
 /* Fork spares into the empty places. Without any (fork failed), the
@@ -465,6 +474,7 @@ _Noreturn void forkserver_main(int sock)
 	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		_exit(1);
+	server_state(&own);
 	fork_spares(sock, sfd);
 	for (;;) {
 		struct pollfd *grown =

@@ -188,6 +188,19 @@ static int get_int(struct rbuf *r)
 	return x;
 }
 
+static uint64_t get_u64(struct rbuf *r)
+{
+	uint64_t x = 0;
+
+	if (r->end - r->p < (ptrdiff_t)sizeof(x)) {
+		r->bad = true;
+		return 0;
+	}
+	memcpy(&x, r->p, sizeof(x));
+	r->p += sizeof(x);
+	return x;
+}
+
 static char *get_str(struct rbuf *r)
 {
 	char *s = r->p, *nul;
@@ -257,6 +270,14 @@ int parse_request(char *body, size_t len, int nfds, struct request *q)
 	q->dir = get_str(&r);
 	if (!has_dir)
 		q->dir = NULL;
+	q->in.umask = (unsigned)get_int(&r) & 0777;
+	q->in.nice = get_int(&r);
+	if (get_int(&r) != INHERIT_LIMITS)
+		r.bad = true;
+	for (int i = 0; i < INHERIT_LIMITS && !r.bad; i++) {
+		q->in.limit[i][0] = get_u64(&r);
+		q->in.limit[i][1] = get_u64(&r);
+	}
 	q->argv = get_strv(&r);
 	q->envp = get_strv(&r);
 	if (r.bad || !q->argv || !q->argv[0] || q->chan_slot < 3 ||

@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -728,6 +731,177 @@ static void status_cannot_be_forged(void **state)
 	assert_true(no_children());
 }
 
+/* state: the working directory, umask, RLIMIT_NOFILE soft limit and nice
+ * value, one line, as the result. */
+static int state(int argc, char *argv[])
+{
+	char cwd[4096], out[4300];
+	struct rlimit r;
+	mode_t m = umask(0);
+	int n;
+
+	(void)argc;
+	(void)argv;
+	if (!getcwd(cwd, sizeof(cwd)) || getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return 1;
+	errno = 0;
+	n = snprintf(out, sizeof(out), "%s %03o %llu %d", cwd, (unsigned)m,
+	             (unsigned long long)r.rlim_cur,
+	             getpriority(PRIO_PROCESS, 0));
+	return reexec_set_result(out, (size_t)n) < 0;
+}
+
+/* What state reports for a child of cmd. */
+static char *state_of(reexec_cmd *cmd)
+{
+	void *out;
+	size_t len;
+	int status;
+
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(reexec_take_result(cmd, &out, &len), 0);
+	reexec_cmd_free(cmd);
+	return out;
+}
+
+/* A fork-server child has its caller's working directory, umask, limits
+ * and nice value as they are at the start, not as they were when the
+ * server started: the same as an exec'd child. */
+static void callers_state_now(void **state_)
+{
+	char dir[] = "/tmp/reexec-state-XXXXXX", old[4096], sub[64], want[200];
+	struct rlimit nofile, lower;
+	mode_t old_mask;
+	int old_nice, nice_now;
+	bool root = geteuid() == 0;
+
+	(void)state_;
+	assert_int_equal(reexec_forkserver_start(0), 0);
+	assert_non_null(getcwd(old, sizeof(old)));
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+	errno = 0;
+	old_nice = getpriority(PRIO_PROCESS, 0);
+	assert_int_equal(errno, 0);
+
+	/* The caller changes, after the server started. */
+	assert_int_equal(chdir(dir), 0);
+	old_mask = umask(027);
+	lower = nofile;
+	lower.rlim_cur = 200;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lower), 0);
+	nice_now = root ? old_nice + 1 : old_nice;
+	assert_int_equal(setpriority(PRIO_PROCESS, 0, nice_now), 0);
+
+	for (int fs = 0; fs < 2; fs++) {
+		reexec_cmd *cmd = reexec_command("state", NULL);
+		char *got;
+
+		assert_int_equal(reexec_cmd_forkserver(cmd, fs), 0);
+		snprintf(want, sizeof(want), "%s 027 200 %d", dir, nice_now);
+		got = state_of(cmd);
+		assert_string_equal(got, want);
+		free(got);
+		/* A relative directory is the caller's now. */
+		cmd = reexec_command("state", NULL);
+		assert_int_equal(reexec_cmd_forkserver(cmd, fs), 0);
+		assert_int_equal(reexec_cmd_set_dir(cmd, "sub"), 0);
+		snprintf(want, sizeof(want), "%s 027 200 %d", sub, nice_now);
+		got = state_of(cmd);
+		assert_string_equal(got, want);
+		free(got);
+	}
+
+	assert_int_equal(setpriority(PRIO_PROCESS, 0, old_nice), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &nofile), 0);
+	umask(old_mask);
+	assert_int_equal(chdir(old), 0);
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
+/* resids: real, effective and saved uid and gid, and the supplementary
+ * groups, as the result. */
+static int resids(int argc, char *argv[])
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg, groups[64];
+	char out[1024];
+	int n, ng = getgroups(64, groups);
+
+	(void)argc;
+	(void)argv;
+	if (ng < 0 || getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sg) < 0)
+		return 1;
+	n = snprintf(out, sizeof(out), "%u %u %u %u %u %u", r, e, s, rg, eg,
+	             sg);
+	for (int i = 0; i < ng && n < 900; i++)
+		n += snprintf(out + n, sizeof(out) - (size_t)n, " %u",
+		              groups[i]);
+	return reexec_set_result(out, (size_t)n) < 0;
+}
+
+/* drop_then_start: as root, start the fork server, become nobody, and
+ * start a fork-server child: 0 when it runs as nobody, from a new
+ * server; 2 when this cannot be tried here. */
+static int drop_then_start(int argc, char *argv[])
+{
+	gid_t nobody_g = 65534;
+	reexec_cmd *cmd;
+	pid_t before;
+	void *out = NULL;
+	size_t len;
+	int status = -1, ok;
+
+	(void)argc;
+	(void)argv;
+	if (geteuid() != 0)
+		return 2;
+	if (reexec_forkserver_start(0) < 0)
+		return 1;
+	before = reexec_forkserver_pid();
+	if (setgroups(1, &nobody_g) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	    setresuid(65534, 65534, 65534) < 0)
+		return 2;
+	cmd = reexec_command("resids", NULL);
+	ok = cmd && reexec_cmd_forkserver(cmd, 1) == 0 &&
+	     reexec_run(cmd, &status) == 0 && status == 0 &&
+	     reexec_take_result(cmd, &out, &len) == 0 &&
+	     strcmp(out, "65534 65534 65534 65534 65534 65534 65534") == 0 &&
+	     reexec_forkserver_pid() != before;
+	if (out && !ok)
+		fprintf(stderr, "drop_then_start: child ids %s\n", (char *)out);
+	free(out);
+	reexec_cmd_free(cmd);
+	/* (The old server, which we may no longer signal, ended when we
+	 * hung up on it.) */
+	reexec_forkserver_stop();
+	return ok ? 0 : 1;
+}
+
+/* A program that started the server as root and then became nobody gets
+ * children that run as nobody: the server is replaced. */
+static void credentials_follow_caller(void **state_)
+{
+	(void)state_;
+	if (getenv("TEST_SANITIZER")) {
+		print_message("skipped: the sanitizers' runtime does not "
+		              "follow a credential change\n");
+		skip();
+	}
+	assert_int_equal(run_probe("drop_then_start",
+	                           "needs root to change credentials"),
+	                 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +918,8 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(orphaned_server_exits),
 	        cmocka_unit_test(start_racing_death),
 	        cmocka_unit_test(status_cannot_be_forged),
+	        cmocka_unit_test(callers_state_now),
+	        cmocka_unit_test(credentials_follow_caller),
 	};
 
 	reexec_register("ppid", ppid);
@@ -753,6 +929,9 @@ int main(int argc, char *argv[])
 	reexec_register("starter_then_closes", starter_then_closes);
 	reexec_register("say_ran", say_ran);
 	reexec_register("forge_exit", forge_exit);
+	reexec_register("state", state);
+	reexec_register("resids", resids);
+	reexec_register("drop_then_start", drop_then_start);
 	reexec_register("starter", starter);
 	reexec_register("echo", echo);
 	helpers_init(argc, argv);
