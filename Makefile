@@ -57,9 +57,10 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(SHARED): $(LIB_OBJ)
+# The exported symbols and their versions are declared in src/libreexec.map.
+$(SHARED): $(LIB_OBJ) src/libreexec.map
 	$(CC) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
-		-o $@ $^ -pthread
+		-Wl,--version-script,src/libreexec.map -o $@ $(LIB_OBJ) -pthread
 	ln -sf libreexec.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf libreexec.so.$(VERSION) $(BUILD)/libreexec.so
 
