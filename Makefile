@@ -10,6 +10,8 @@
 #   make check-format    the code as .clang-format wants it (make format)
 #   make check-cppcheck  cppcheck finds nothing
 #   make check-tidy      clang-tidy (.clang-tidy) finds nothing in the library
+#   make check-abi       the library keeps the ABI recorded in abi/libreexec.abi
+#   make abi-baseline    record the library's ABI there (a release step)
 #   make fuzz            the channel fuzz target (FUZZ_SECONDS=60)
 #   make bench           the benchmarks (bench/run.sh prints their tables)
 #   make install         PREFIX=/usr/local, DESTDIR honoured
@@ -45,7 +47,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
+.PHONY: check-abi abi-baseline abi-lib fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -152,6 +154,27 @@ check-valgrind:
 	@TEST_TIMER_US=20000 TEST_UNDER_VALGRIND=1 $(MAKE) --no-print-directory check BUILD=build-valgrind \
 		RUNNER="valgrind -q --error-exitcode=70 --leak-check=full --errors-for-leak-kinds=definite,possible"
 
+# The ABI (abidw and abidiff, from abigail-tools). abi/libreexec.abi holds
+# what abidw saw in the library of the last release; the library compared
+# with it is built in its own directory with fixed flags (-O2 -g: abidw
+# reads the debug information; none of the user's), so that the baseline
+# and each check are made the same way on any machine.
+ABI_BUILD    = build-abi
+ABI_BASELINE = abi/libreexec.abi
+ABI_LIB      = $(ABI_BUILD)/libreexec.so.$(VERSION)
+
+abi-lib:
+	@$(MAKE) --no-print-directory -s $(ABI_LIB) BUILD=$(ABI_BUILD) \
+		CFLAGS="-O2 -g" CPPFLAGS= LDFLAGS=
+
+check-abi: abi-lib
+	@sh abi/check.sh $(ABI_BASELINE) $(ABI_LIB) include
+
+abi-baseline: abi-lib
+	abidw --no-corpus-path --no-comp-dir-path --type-id-style hash \
+		--headers-dir include --drop-private-types \
+		--out-file $(ABI_BASELINE) $(ABI_LIB)
+
 # The libFuzzer target for what a child parses (tests/fuzz_wire.c), run for
 # FUZZ_SECONDS from the seeds in tests/fuzz-seeds; any crash, leak or
 # sanitizer report fails.
@@ -189,4 +212,4 @@ uninstall:
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
 
 clean:
-	rm -rf build build-asan build-tsan build-valgrind build-musl build-fuzz
+	rm -rf build build-asan build-tsan build-valgrind build-musl build-fuzz $(ABI_BUILD)
