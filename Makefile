@@ -14,7 +14,7 @@
 #   make abi-baseline    record the library's ABI there (a release step)
 #   make fuzz            the channel fuzz target (FUZZ_SECONDS=60)
 #   make bench           the benchmarks (bench/run.sh prints their tables)
-#   make install         PREFIX=/usr/local, DESTDIR honoured
+#   make install         PREFIX=/usr/local, LIBDIR=PREFIX/lib, DESTDIR honoured
 #
 # CFLAGS, CPPFLAGS and LDFLAGS are the user's; the project's own flags are
 # added beside them.
@@ -26,6 +26,7 @@ PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
+CMAKEDIR   ?= $(LIBDIR)/cmake/reexec
 MANDIR     ?= $(PREFIX)/share/man
 
 CC         ?= cc
@@ -190,25 +191,35 @@ fuzz:
 bench: $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
+# What the installed pkg-config and CMake files are told (make install
+# writes them from reexec.pc.in and cmake/*.cmake.in).
+SUBST = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@CMAKEDIR@|$(CMAKEDIR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g' \
+	-e 's|@SONAME@|$(SONAME)|g' \
+	-e "s|@SIZEOF_VOID_P@|$$($(CC) -dM -E -x c /dev/null | sed -n 's/^\#define __SIZEOF_POINTER__ //p')|g"
+CMAKE_FILES = reexecConfig.cmake reexecConfigVersion.cmake
+
 install: $(STATIC) $(SHARED)
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
-		$(DESTDIR)$(MANDIR)/man3
+		$(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 include/reexec.h $(DESTDIR)$(INCLUDEDIR)/reexec.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libreexec.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION)
 	ln -sf libreexec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf libreexec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libreexec.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    reexec.pc.in > $(DESTDIR)$(PCDIR)/reexec.pc
+	sed $(SUBST) reexec.pc.in > $(DESTDIR)$(PCDIR)/reexec.pc
 	chmod 644 $(DESTDIR)$(PCDIR)/reexec.pc
+	for f in $(CMAKE_FILES); do \
+		sed $(SUBST) cmake/$$f.in > $(DESTDIR)$(CMAKEDIR)/$$f && \
+		chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f || exit 1; done
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/reexec.h $(DESTDIR)$(LIBDIR)/libreexec.a \
 	      $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libreexec.so \
-	      $(DESTDIR)$(PCDIR)/reexec.pc
+	      $(DESTDIR)$(PCDIR)/reexec.pc $(CMAKE_FILES:%=$(DESTDIR)$(CMAKEDIR)/%)
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
 
 clean:
