@@ -15,6 +15,9 @@
 #   make fuzz            the channel fuzz target (FUZZ_SECONDS=60)
 #   make bench           the benchmarks (bench/run.sh prints their tables)
 #   make install         PREFIX=/usr/local, LIBDIR=PREFIX/lib, DESTDIR honoured
+#   make dist            reexec-VERSION.tar.gz, the committed tree
+#   make distcheck       that tarball unpacked elsewhere builds, passes make
+#                        check and installs
 #
 # CFLAGS, CPPFLAGS and LDFLAGS are the user's; the project's own flags are
 # added beside them.
@@ -48,7 +51,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: check-abi abi-baseline abi-lib fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
+.PHONY: dist distcheck check-abi abi-baseline abi-lib fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -215,6 +218,17 @@ install: $(STATIC) $(SHARED)
 		sed $(SUBST) cmake/$$f.in > $(DESTDIR)$(CMAKEDIR)/$$f && \
 		chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f || exit 1; done
 
+# The release tarball: the committed tree (git archive HEAD, so the same
+# commit gives the same file), all that building and testing need, no .git.
+DIST = reexec-$(VERSION)
+dist:
+	@git rev-parse --verify -q HEAD >/dev/null || { echo "dist: needs the git repository" >&2; exit 1; }
+	@git diff --quiet HEAD || echo "dist: uncommitted changes are not in $(DIST).tar.gz" >&2
+	git archive --format=tar --prefix=$(DIST)/ HEAD | gzip -n -9 >$(DIST).tar.gz
+
+distcheck: dist
+	@sh tests/distcheck.sh $(DIST)
+
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/reexec.h $(DESTDIR)$(LIBDIR)/libreexec.a \
 	      $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION) \
@@ -224,3 +238,4 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-tsan build-valgrind build-musl build-fuzz $(ABI_BUILD)
+	rm -f $(DIST).tar.gz
