@@ -20,13 +20,13 @@ cd "$tmp/$dist" || fail "no $tmp/$dist"
 make || fail "make failed in the unpacked tree"
 make check || fail "make check failed in the unpacked tree"
 prefix="$tmp/prefix"
-make install PREFIX="$prefix" || fail "make install failed"
+make -s install PREFIX="$prefix" >/dev/null || fail "make install failed"
 for f in include/reexec.h lib/libreexec.so.0 lib/libreexec.so lib/libreexec.a \
 	lib/pkgconfig/reexec.pc lib/cmake/reexec/reexecConfig.cmake \
 	lib/cmake/reexec/reexecConfigVersion.cmake share/man/man3/reexec.3; do
 	[ -e "$prefix/$f" ] || fail "make install did not install $f"
 done
-make uninstall PREFIX="$prefix" || fail "make uninstall failed"
+make -s uninstall PREFIX="$prefix" >/dev/null || fail "make uninstall failed"
 left=$(find "$prefix" -type f -o -type l)
 [ -z "$left" ] || fail "make uninstall left: $left"
 echo "distcheck: $dist.tar.gz builds, passes make check and installs"
