@@ -11,6 +11,9 @@ fail() { echo "check-cmake: $*"; exit 1; }
 command -v cmake >/dev/null 2>&1 ||
 	{ echo "check-cmake: cmake is missing (apt-get install cmake): skipped"; exit 77; }
 
+# Neither the flags of a sanitizer build of the suites nor the make that
+# runs us (its variables, its jobserver) reach the install or the consumer.
+unset CFLAGS CPPFLAGS LDFLAGS MAKEFLAGS MFLAGS MAKELEVEL
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 stage="$tmp/stage"
@@ -60,9 +63,6 @@ add_executable(tour_static tour.c)
 target_link_libraries(tour_static PRIVATE reexec::reexec_static)
 CMAKE
 
-# Neither the flags of a sanitizer build of the suites nor the make that
-# runs us reach the consumer.
-unset CFLAGS CPPFLAGS LDFLAGS MAKEFLAGS MFLAGS MAKELEVEL
 log="$tmp/log"
 cmake -S "$tmp/app" -B "$tmp/app/build" -DCMAKE_PREFIX_PATH="$stage/usr" \
 	-DSTAGED_DIR="$stage$libdir/cmake/reexec" >"$log" 2>&1 &&

@@ -7,6 +7,8 @@
 # suites does not leak into a plain consumer.)
 #   tests/check-install.sh
 set -u
+# Not the variables or the jobserver of the make that runs us.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 prefix=$(mktemp -d)
 build="$prefix/build"
 flags="BUILD=$build CFLAGS=-O2 LDFLAGS= CPPFLAGS="
