@@ -200,7 +200,7 @@ SUBST = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@CMAKEDIR@|$(CMAKEDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g' \
 	-e 's|@SONAME@|$(SONAME)|g' \
-	-e "s|@SIZEOF_VOID_P@|$$($(CC) -dM -E -x c /dev/null | sed -n 's/^\#define __SIZEOF_POINTER__ //p')|g"
+	-e "s|@SIZEOF_VOID_P@|$$($(CC) $(CFLAGS) -dM -E -x c /dev/null | sed -n 's/^\#define __SIZEOF_POINTER__ //p')|g"
 CMAKE_FILES = reexecConfig.cmake reexecConfigVersion.cmake
 
 install: $(STATIC) $(SHARED)
@@ -223,7 +223,7 @@ install: $(STATIC) $(SHARED)
 DIST = reexec-$(VERSION)
 dist:
 	@git rev-parse --verify -q HEAD >/dev/null || { echo "dist: needs the git repository" >&2; exit 1; }
-	@git diff --quiet HEAD || echo "dist: uncommitted changes are not in $(DIST).tar.gz" >&2
+	@[ -z "$$(git status --porcelain)" ] || echo "dist: uncommitted changes are not in $(DIST).tar.gz" >&2
 	git archive --format=tar --prefix=$(DIST)/ HEAD | gzip -n -9 >$(DIST).tar.gz
 
 distcheck: dist
