@@ -10,9 +10,14 @@
 #   make check-format    the code as .clang-format wants it (make format)
 #   make check-cppcheck  cppcheck finds nothing
 #   make check-tidy      clang-tidy (.clang-tidy) finds nothing in the library
+#   make check-abi       the library keeps the ABI recorded in abi/libreexec.abi
+#   make abi-baseline    record the library's ABI there (a release step)
 #   make fuzz            the channel fuzz target (FUZZ_SECONDS=60)
 #   make bench           the benchmarks (bench/run.sh prints their tables)
-#   make install         PREFIX=/usr/local, DESTDIR honoured
+#   make install         PREFIX=/usr/local, LIBDIR=PREFIX/lib, DESTDIR honoured
+#   make dist            reexec-VERSION.tar.gz, the committed tree
+#   make distcheck       that tarball unpacked elsewhere builds, passes make
+#                        check and installs
 #
 # CFLAGS, CPPFLAGS and LDFLAGS are the user's; the project's own flags are
 # added beside them.
@@ -24,6 +29,7 @@ PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
+CMAKEDIR   ?= $(LIBDIR)/cmake/reexec
 MANDIR     ?= $(PREFIX)/share/man
 
 CC         ?= cc
@@ -45,7 +51,7 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
+.PHONY: dist distcheck check-abi abi-baseline abi-lib fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
@@ -57,9 +63,10 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(SHARED): $(LIB_OBJ)
+# The exported symbols and their versions are declared in src/libreexec.map.
+$(SHARED): $(LIB_OBJ) src/libreexec.map
 	$(CC) $(LIB_CFLAGS) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
-		-o $@ $^ -pthread
+		-Wl,--version-script,src/libreexec.map -o $@ $(LIB_OBJ) -pthread
 	ln -sf libreexec.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf libreexec.so.$(VERSION) $(BUILD)/libreexec.so
 
@@ -151,6 +158,27 @@ check-valgrind:
 	@TEST_TIMER_US=20000 TEST_UNDER_VALGRIND=1 $(MAKE) --no-print-directory check BUILD=build-valgrind \
 		RUNNER="valgrind -q --error-exitcode=70 --leak-check=full --errors-for-leak-kinds=definite,possible"
 
+# The ABI (abidw and abidiff, from abigail-tools). abi/libreexec.abi holds
+# what abidw saw in the library of the last release; the library compared
+# with it is built in its own directory with fixed flags (-O2 -g: abidw
+# reads the debug information; none of the user's), so that the baseline
+# and each check are made the same way on any machine.
+ABI_BUILD    = build-abi
+ABI_BASELINE = abi/libreexec.abi
+ABI_LIB      = $(ABI_BUILD)/libreexec.so.$(VERSION)
+
+abi-lib:
+	@$(MAKE) --no-print-directory -s $(ABI_LIB) BUILD=$(ABI_BUILD) \
+		CFLAGS="-O2 -g" CPPFLAGS= LDFLAGS=
+
+check-abi: abi-lib
+	@sh abi/check.sh $(ABI_BASELINE) $(ABI_LIB) include
+
+abi-baseline: abi-lib
+	abidw --no-corpus-path --no-comp-dir-path --type-id-style hash \
+		--headers-dir include --drop-private-types \
+		--out-file $(ABI_BASELINE) $(ABI_LIB)
+
 # The libFuzzer target for what a child parses (tests/fuzz_wire.c), run for
 # FUZZ_SECONDS from the seeds in tests/fuzz-seeds; any crash, leak or
 # sanitizer report fails.
@@ -166,26 +194,48 @@ fuzz:
 bench: $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
+# What the installed pkg-config and CMake files are told (make install
+# writes them from reexec.pc.in and cmake/*.cmake.in).
+SUBST = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@CMAKEDIR@|$(CMAKEDIR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g' \
+	-e 's|@SONAME@|$(SONAME)|g' \
+	-e "s|@SIZEOF_VOID_P@|$$($(CC) $(CFLAGS) -dM -E -x c /dev/null | sed -n 's/^\#define __SIZEOF_POINTER__ //p')|g"
+CMAKE_FILES = reexecConfig.cmake reexecConfigVersion.cmake
+
 install: $(STATIC) $(SHARED)
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
-		$(DESTDIR)$(MANDIR)/man3
+		$(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 include/reexec.h $(DESTDIR)$(INCLUDEDIR)/reexec.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libreexec.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION)
 	ln -sf libreexec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf libreexec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libreexec.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    reexec.pc.in > $(DESTDIR)$(PCDIR)/reexec.pc
+	sed $(SUBST) reexec.pc.in > $(DESTDIR)$(PCDIR)/reexec.pc
 	chmod 644 $(DESTDIR)$(PCDIR)/reexec.pc
+	for f in $(CMAKE_FILES); do \
+		sed $(SUBST) cmake/$$f.in > $(DESTDIR)$(CMAKEDIR)/$$f && \
+		chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f || exit 1; done
+
+# The release tarball: the committed tree (git archive HEAD, so the same
+# commit gives the same file), all that building and testing need, no .git.
+DIST = reexec-$(VERSION)
+dist:
+	@git rev-parse --verify -q HEAD >/dev/null || { echo "dist: needs the git repository" >&2; exit 1; }
+	@[ -z "$$(git status --porcelain)" ] || echo "dist: uncommitted changes are not in $(DIST).tar.gz" >&2
+	git archive --format=tar --prefix=$(DIST)/ HEAD | gzip -n -9 >$(DIST).tar.gz
+
+distcheck: dist
+	@sh tests/distcheck.sh $(DIST)
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/reexec.h $(DESTDIR)$(LIBDIR)/libreexec.a \
 	      $(DESTDIR)$(LIBDIR)/libreexec.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libreexec.so \
-	      $(DESTDIR)$(PCDIR)/reexec.pc
+	      $(DESTDIR)$(PCDIR)/reexec.pc $(CMAKE_FILES:%=$(DESTDIR)$(CMAKEDIR)/%)
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
 
 clean:
-	rm -rf build build-asan build-tsan build-valgrind build-musl build-fuzz
+	rm -rf build build-asan build-tsan build-valgrind build-musl build-fuzz $(ABI_BUILD)
+	rm -f $(DIST).tar.gz

@@ -17,7 +17,8 @@ for page in man/*.3; do
 done
 out=$(mandoc -Tlint -Wwarning $full 2>&1) || fail "mandoc -Tlint: $out"
 
-for fn in $(nm -D --defined-only "$build/libreexec.so" | awk '$2 == "T" {print $3}'); do
+# nm shows a versioned symbol as name@@REEXEC_0.1.
+for fn in $(nm -D --defined-only "$build/libreexec.so" | awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }'); do
 	page="man/$fn.3"
 	[ -f "$page" ] || fail "no page for $fn"
 	if head -n 1 "$page" | grep -q '^\.so '; then
