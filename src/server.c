@@ -5,8 +5,9 @@
  * It holds no threads, runs no code of the program's but its registered
  * functions (in its children), reads requests only from the process that
  * started it (its channel was checked like any child's), and ends with
- * that process: by the parent-death signal, and, should that not come
- * (the kernel drops it when credentials change), as soon as its channel
+ * that process: by the parent-death signal, and, where that does not come
+ * (the caller lives on but closed its end: it closed all its descriptors,
+ * or ended another way than the signal covers), as soon as its channel
  * hangs up or its parent changes; a server without its caller forks
  * nothing more.
  *
