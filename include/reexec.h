@@ -529,7 +529,9 @@ REEXEC_API int reexec_seal(void);
 /**
  * reexec_cmd_seal - run this command's child from the sealed copy (see
  * reexec_seal(), which this calls). There is no fall back: if the copy
- * cannot be made, this fails, and the command is not changed.
+ * cannot be made, this fails, and the command is not changed. This covers
+ * the child's own /proc/self/exe; its parent's only when the program
+ * started with reexec_init_sealed() (which makes every child run sealed).
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.
