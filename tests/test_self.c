@@ -686,7 +686,7 @@ static void check_sealed_start(const struct sealed_run *r, const char *memfd)
 
 static void sealed_start_covers_parent(void **state)
 {
-	struct sealed_run r;
+	struct sealed_run r = {0};
 
 	(void)state;
 	run_sealed(NULL, false, &r);
@@ -697,7 +697,7 @@ static void sealed_start_covers_parent(void **state)
 
 static void sealed_start_already_sealed(void **state)
 {
-	struct sealed_run r;
+	struct sealed_run r = {0};
 
 	(void)state;
 	run_sealed(NULL, true, &r);
@@ -708,7 +708,7 @@ static void sealed_start_already_sealed(void **state)
 
 static void sealed_start_marker_forged(void **state)
 {
-	struct sealed_run r;
+	struct sealed_run r = {0};
 	char want[32];
 
 	(void)state;
