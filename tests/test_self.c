@@ -474,6 +474,9 @@ static int sealed_report(int argc, char *argv[])
 	reexec_cmd *cmd;
 	struct stat st;
 
+	/* Written at once: where vfork is a fork (ThreadSanitizer), a child
+	 * must not take a copy of unwritten output along. */
+	setvbuf(stdout, NULL, _IONBF, 0);
 	link[n > 0 ? n : 1] = '\0';
 	printf("exe %s\nargs %d", link, argc);
 	for (int i = 0; i < argc; i++)
