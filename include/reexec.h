@@ -219,8 +219,10 @@ REEXEC_API int reexec_init(int argc, char *argv[]);
  *           sealed: executing again now would end the threads and state
  *           the program has built since.
  *   EPERM   a setuid, setgid or file-capability program (AT_SECURE): its
- *           privileges come with the file on disk, and an execution of
- *           the copy could not keep them.
+ *           privileges come with the file on disk, and the copy has
+ *           neither its set-user-ID bits nor its capabilities (file
+ *           capabilities would be lost in the execution), so a
+ *           privileged program is not executed again.
  *   EINVAL  argc is below 1, or argv or argv[0] is NULL: no arguments to
  *           execute the program with.
  *   ENOMEM  no memory for the environment.

@@ -72,7 +72,8 @@ int reexec_init_sealed(int argc, char *argv[])
 		return -1;
 	}
 	/* The privileges of a setuid or file-capability program come with
-	 * the file; its copy has none to give. */
+	 * the file; its copy has neither the set-user-ID bits nor the
+	 * capabilities (those would be lost in the exec). */
 	if (child_secure()) {
 		errno = EPERM;
 		return -1;

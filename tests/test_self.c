@@ -567,6 +567,34 @@ static int outsider_memfd(const char *path)
 	return fd;
 }
 
+/* Run exe with argv and envp, its stdout into out (NUL-terminated) until
+ * it and every process that took its stdout along are gone; returns its
+ * exit code. */
+static int spawn_capture(const char *exe, char *argv[], char *envp[], char *out,
+                         size_t size)
+{
+	posix_spawn_file_actions_t fa;
+	int p[2], status;
+	size_t n = 0;
+	ssize_t got;
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	assert_int_equal(posix_spawn(&pid, exe, &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	while ((got = read(p[0], out + n, size - 1 - n)) > 0 ||
+	       (got < 0 && errno == EINTR))
+		n += got > 0 ? (size_t)got : 0;
+	out[n] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
 /* Start a copy of this suite with the "sealed" scenario, three arguments
  * and one more variable if extra_env is not NULL, from the copy's file or
  * (outsider) from a sealed memfd made here; collect what it and its
@@ -580,12 +608,10 @@ static void run_sealed(const char *extra_env, bool outsider,
 	char e_probe[] = "SELF_ENV_PROBE=a b=c";
 	char e_scenario[] = "SELF_SCENARIO=sealed";
 	char *args[] = {path, "two words", "", "--x=1", NULL};
-	posix_spawn_file_actions_t fa;
-	size_t n = 0, envc = 0;
-	int out[2], status, fd = -1;
+	size_t envc = 0;
+	int fd = -1;
 	char **envp;
 	ssize_t got;
-	pid_t pid;
 
 	/* Our environment (TEST_FORKSERVER, the sanitizers' options), and
 	 * the scenario's. */
@@ -612,22 +638,10 @@ static void run_sealed(const char *extra_env, bool outsider,
 	snprintf(r->args, sizeof(r->args), "4 [%s] [two words] [] [--x=1]\n",
 	         path);
 	r->before = hash_file(path);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(posix_spawn(&pid, exe, &fa, NULL, args, envp), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(out[1]);
+	assert_int_equal(spawn_capture(exe, args, envp, r->out, sizeof(r->out)),
+	                 0);
 	if (fd >= 0)
 		close(fd);
-	while ((got = read(out[0], r->out + n, sizeof(r->out) - 1 - n)) > 0 ||
-	       (got < 0 && errno == EINTR))
-		n += got > 0 ? (size_t)got : 0;
-	r->out[n] = '\0';
-	close(out[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
 	r->after = hash_file(path);
 
 	fd = open(e_log + strlen("SELF_EXEC_LOG="), O_RDONLY | O_CLOEXEC);
@@ -725,6 +739,57 @@ static void sealed_start_marker_forged(void **state)
 	assert_string_equal(r.log, "x");
 }
 
+/* A setuid-root copy of this suite, run by nobody: the sealed start is
+ * refused, the program's privileges being those of the file on disk. */
+static void sealed_start_refused_setuid(void **state)
+{
+	char dir[] = "/tmp/reexec-sealed-suid-XXXXXX", out[256], want[32];
+	char euid[] = "SELF_SCENARIO=euid", sealed[] = "SELF_SCENARIO=sealed";
+	char *envp[] = {euid, NULL};
+	char *argv[] = {"/usr/bin/setpriv",
+	                "--reuid=65534",
+	                "--regid=65534",
+	                "--clear-groups",
+	                NULL,
+	                NULL};
+	const char *skip_reason = NULL;
+
+	(void)state;
+	if (getenv("TEST_SANITIZER"))
+		skip_reason = "sanitizer runtimes refuse setuid binaries";
+	else if (geteuid() != 0)
+		skip_reason = "needs root to make a setuid-root copy";
+	else if (access(argv[0], X_OK) < 0)
+		skip_reason = "no setpriv to run it as another user";
+	if (skip_reason) {
+		print_message("skipped: %s\n", skip_reason);
+		skip();
+	}
+	argv[4] = copy_self(dir);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chmod(argv[4], 04755), 0);
+	/* The copy really runs as root for nobody (no nosuid mount)... */
+	assert_int_equal(spawn_capture(argv[0], argv, envp, out, sizeof(out)),
+	                 0);
+	if (strcmp(out, "euid 0 uid 65534\n") != 0)
+		skip_reason = "the copy does not run setuid here (nosuid?)";
+	else {
+		/* ...and does not start sealed. */
+		envp[0] = sealed;
+		assert_int_equal(
+		        spawn_capture(argv[0], argv, envp, out, sizeof(out)),
+		        0);
+		snprintf(want, sizeof(want), "failed %d\n", EPERM);
+	}
+	unlink(argv[4]);
+	rmdir(dir);
+	if (skip_reason) {
+		print_message("skipped: %s\n", skip_reason);
+		skip();
+	}
+	assert_string_equal(out, want);
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +805,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(sealed_start_covers_parent),
 	        cmocka_unit_test(sealed_start_already_sealed),
 	        cmocka_unit_test(sealed_start_marker_forged),
+	        cmocka_unit_test(sealed_start_refused_setuid),
 	};
 	const char *scenario;
 
@@ -752,6 +818,10 @@ int main(int argc, char *argv[])
 	scenario = getenv("SELF_SCENARIO");
 	if (scenario && strcmp(scenario, "sealed") == 0)
 		return sealed_main(argc, argv);
+	if (scenario && strcmp(scenario, "euid") == 0) {
+		printf("euid %d uid %d\n", (int)geteuid(), (int)getuid());
+		return 0;
+	}
 	helpers_init(argc, argv);
 	if (scenario)
 		return run_scenario(scenario, getenv("SELF_COPY"));
