@@ -374,23 +374,81 @@ static void sealing_fails_closed(void **state)
  *                            sealed one: inode and device each
  *   childenv [S]             REEXEC_SEALED as a child sees it
  * then starts a sealed child, parent_exe_attack, and exits when that child
- * is ready, without waiting for it. The child writes the last line:
+ * is ready, without waiting for it. The child writes the next line, then
+ * executes another image (exe_attack_payload), which writes the last:
  *   attack WR RDWR REOPEN WRITE LINK
+ *   payload REOPEN WRITE
  * or, when reexec_init_sealed() failed, the only one:
  *   failed ERRNO
  * Every image of the copy that reaches main (not a child) appends one byte
  * to SELF_EXEC_LOG. */
 
+/* Reopen the file held (an O_PATH descriptor) for writing and flip its
+ * byte at off; the errno of the open and of the write in reopen and wrote
+ * (0: it worked). */
+static void flip_held(int held, off_t off, int *reopen, int *wrote)
+{
+	char again[64];
+	unsigned char b;
+	int fd;
+
+	*reopen = *wrote = 0;
+	snprintf(again, sizeof(again), "/proc/self/fd/%d", held);
+	fd = open(again, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		*reopen = errno;
+	else if (pread(fd, &b, 1, off) != 1)
+		*wrote = errno ? errno : EIO;
+	else if (b ^= 0xff, pwrite(fd, &b, 1, off) != 1)
+		*wrote = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* exe_attack_payload HELD (multicall): an image of its own, as the
+ * untrusted program a child runs would be, so that no process runs the
+ * parent's image any more: flip_held() on the parent's exe. */
+static int exe_attack_payload(int argc, char *argv[])
+{
+	int reopen, wrote;
+
+	if (argc < 2)
+		return 5;
+	flip_held(atoi(argv[1]), 1, &reopen, &wrote);
+	printf("payload %d %d\n", reopen, wrote);
+	return 0;
+}
+
+/* Execute exe_attack_payload HELD from an unsealed memfd copy of our
+ * image; returns only on failure. */
+static int exec_payload(int held)
+{
+	int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int fd = memfd_create("payload", MFD_CLOEXEC);
+	char arg[16], buf[65536], *envp[] = {NULL};
+	char *argv[] = {"exe_attack_payload", arg, NULL};
+	ssize_t n;
+
+	if (src < 0 || fd < 0)
+		return 6;
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			return 7;
+	snprintf(arg, sizeof(arg), "%d", held);
+	fexecve(fd, argv, envp);
+	return 8;
+}
+
 /* parent_exe_attack: what runc's CVE-2019-5736 does, against the parent:
  * open its /proc/<pid>/exe for writing while it runs; hold it with O_PATH,
- * let the parent exit, reopen it for writing and flip a byte. Reports the
- * errno of each step (0: it worked). */
+ * let the parent exit, reopen it for writing and flip a byte; then the
+ * same from another image. Reports the errno of each step (0: it
+ * worked). */
 static int parent_exe_attack(int argc, char *argv[])
 {
-	char path[64], link[256] = "-", again[64];
-	int wr, rdwr, reopen = 0, wrote = 0, held, fd, watch;
+	char path[64], link[256] = "-";
+	int wr, rdwr, reopen, wrote, held, fd, watch;
 	struct pollfd p;
-	unsigned char b;
 	ssize_t n;
 
 	(void)argc;
@@ -406,7 +464,7 @@ static int parent_exe_attack(int argc, char *argv[])
 	rdwr = fd < 0 ? errno : 0;
 	if (fd >= 0)
 		close(fd);
-	held = open(path, O_PATH | O_CLOEXEC);
+	held = open(path, O_PATH); /* for the payload too */
 	watch = reexec_parent_fd();
 	if (held < 0 || watch < 0 || reexec_ready() < 0)
 		return 3;
@@ -416,18 +474,10 @@ static int parent_exe_attack(int argc, char *argv[])
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
 			return 4;
-	snprintf(again, sizeof(again), "/proc/self/fd/%d", held);
-	fd = open(again, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		reopen = errno;
-	else if (pread(fd, &b, 1, 0) != 1)
-		wrote = errno ? errno : EIO;
-	else if (b ^= 0xff, pwrite(fd, &b, 1, 0) != 1)
-		wrote = errno ? errno : EIO;
-	if (fd >= 0)
-		close(fd);
+	flip_held(held, 0, &reopen, &wrote);
 	printf("attack %d %d %d %d %s\n", wr, rdwr, reopen, wrote, link);
-	return 0;
+	fflush(stdout);
+	return exec_payload(held);
 }
 
 /* The exe of a child: "INODE DEV". */
@@ -700,6 +750,12 @@ static void check_sealed_start(const struct sealed_run *r, const char *memfd)
 	assert_int_not_equal(wr, 0);
 	assert_int_not_equal(rdwr, 0);
 	assert_true(reopen != 0 || wrote != 0);
+	/* No process runs the parent's image any more: it opens, but it
+	 * cannot be written. */
+	assert_int_equal(
+	        sscanf(line_of(r->out, "payload"), "%d %d", &reopen, &wrote),
+	        2);
+	assert_true(reopen != 0 || wrote != 0);
 	assert_true(r->before == r->after);
 }
 
@@ -815,6 +871,7 @@ int main(int argc, char *argv[])
 	reexec_register("noexec_probe", noexec_probe);
 	reexec_register("a_function_with_a_long_name", print_comm);
 	reexec_register("parent_exe_attack", parent_exe_attack);
+	reexec_register_multicall("exe_attack_payload", exe_attack_payload, 0);
 	scenario = getenv("SELF_SCENARIO");
 	if (scenario && strcmp(scenario, "sealed") == 0)
 		return sealed_main(argc, argv);
