@@ -4,6 +4,7 @@
 #   SPAWN_ROUNDS  rounds of 10 per thread in spawn (default 15)
 #   MACHINE_ROUNDS  rounds in machine (default 7)
 #   ORPHAN_ROUNDS   rounds in orphan (default 50)
+#   STARTUP_ROUNDS  starts of each kind in startup (default 500)
 set -eu
 build=$1
 echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head -n 1)"
@@ -11,3 +12,4 @@ echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head 
 "$build/bench/roundtrip" "${ROUNDS:-2000}"
 "$build/bench/spawn" "${SPAWN_ROUNDS:-15}"
 "$build/bench/orphan" "${ORPHAN_ROUNDS:-50}"
+"$build/bench/startup" "${STARTUP_ROUNDS:-500}"

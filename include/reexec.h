@@ -37,7 +37,9 @@
  * reexec_init() removes all three from the environment and makes the
  * channel close-on-exec before the function runs, so neither the function
  * nor anything it starts sees them; a base environment given to a command
- * never passes them on.
+ * never passes them on. One more is set only for the program itself:
+ *  - REEXEC_SEALED=1: see reexec_init_sealed(), which removes it first
+ *    thing.
  *
  * Threads: functions on different commands may be called from any threads
  * at once. One command must not be used from two threads at the same time
@@ -162,6 +164,73 @@ REEXEC_API int reexec_register_multicall(const char *name, reexec_fn fn,
  * Returns 0 when no function was run; it has no failure.
  */
 REEXEC_API int reexec_init(int argc, char *argv[]);
+
+/**
+ * reexec_init_sealed - reexec_init(), with the program itself run from the
+ * sealed copy of its binary (see reexec_seal()), so that no process of the
+ * program runs from the file on disk.
+ *
+ * Call it instead of reexec_init(), in the same place. In a child started
+ * by reexec_start() (REEXEC_CHANNEL is set) it is reexec_init(): the child
+ * runs the image its parent executed. Otherwise, unless this process
+ * already runs from a memfd sealed against writing and resizing (made by
+ * this call or by anyone), it copies the binary into a sealed memfd and
+ * executes the program again from it, once, with the same argv and
+ * environment (plus REEXEC_SEALED=1, which the new image removes before
+ * anything else); constructors run again in the new image, nothing of
+ * main has run. The new image finds itself sealed and goes on as
+ * reexec_init(). The pid, descriptors without close-on-exec, the signal
+ * mask and ignored signals carry over, as across any exec.
+ *
+ * What it protects: from then on this process's /proc/self/exe names the
+ * sealed copy, and so does that of every child, sealed or not, fork
+ * server and its children included (all are executed from the descriptor
+ * reexec_self() pins, which now is the copy; reexec_seal() reuses the
+ * running image instead of copying again). No one can open that file for
+ * writing while a process runs it (ETXTBSY) nor write to it, ever (EPERM,
+ * F_SEAL_WRITE). So a child, or anything it executes, cannot write the
+ * program's binary through /proc/<pid>/exe of itself, of its parent or of
+ * any other process of the program, neither while they run nor after
+ * they have exited (a descriptor opened with O_PATH and reopened later).
+ * What it does not protect: the file on disk through its path, for anyone
+ * allowed to write it there (the point is children that cannot reach the
+ * path: another mount namespace, a chroot); the binary before this call
+ * copies it; shared libraries (libc, the dynamic loader, libreexec.so when
+ * linked dynamically), which stay mapped from their files (link this
+ * library statically to have it in the copy); processes that are not this
+ * program's (the shell that started it); a child that may ptrace(2) the
+ * program or holds privileges over its files anyway.
+ *
+ * Costs one exec and one copy of the binary at start, and memory the size
+ * of the binary for as long as a process of the program runs (see
+ * README). Not meant to be called from several threads at once; call it
+ * before starting threads (an exec ends them).
+ *
+ * Returns 0 (see reexec_init()), or -1 with errno set; nothing was
+ * executed, the program still runs from the file on disk, and the library
+ * is not initialised (reexec_init() would start it unsealed, the caller's
+ * choice):
+ *   ELOOP   REEXEC_SEALED was set, yet this image does not run sealed: an
+ *           execution from the copy did not give a sealed image (a tool
+ *           that runs the program under its control), or the variable was
+ *           set by whoever started the program. Executing again would not
+ *           end.
+ *   EBUSY   reexec_init() already ran in this image, which does not run
+ *           sealed: executing again now would end the threads and state
+ *           the program has built since.
+ *   EPERM   a setuid, setgid or file-capability program (AT_SECURE): its
+ *           privileges come with the file on disk, and the copy has
+ *           neither its set-user-ID bits nor its capabilities (file
+ *           capabilities would be lost in the execution), so a
+ *           privileged program is not executed again.
+ *   EINVAL  argc is below 1, or argv or argv[0] is NULL: no arguments to
+ *           execute the program with.
+ *   ENOMEM  no memory for the environment.
+ *   or an error of reexec_seal() (ENOSYS where there are no sealed
+ *   memfds, EACCES where executable memfds are forbidden), or of
+ *   fexecve(3) (E2BIG, ENOMEM, ...).
+ */
+REEXEC_API int reexec_init_sealed(int argc, char *argv[]);
 
 /**
  * reexec_self - the path the library executes to re-run this program.
@@ -445,8 +514,11 @@ REEXEC_API int reexec_parent_fd(void);
  * Copies the binary into a memfd and seals it against any change. A child
  * run from the copy sees it as its /proc/self/exe, so neither the child
  * nor anything it executes can write through that link into the binary on
- * disk. Costs memory the size of the binary, and the copy's time once
- * (see README). Later calls return at once. Thread-safe.
+ * disk. It still can through /proc/<parent>/exe while the program itself
+ * runs from the disk file: reexec_init_sealed() closes that too (and
+ * there this copies nothing, the running image serves). Costs memory the
+ * size of the binary, and the copy's time once (see README). Later calls
+ * return at once. Thread-safe.
  *
  * Returns 0, or -1 with errno set:
  *   ENOSYS  no sealed memfds here (not Linux, or a kernel before 3.17).
@@ -459,7 +531,9 @@ REEXEC_API int reexec_seal(void);
 /**
  * reexec_cmd_seal - run this command's child from the sealed copy (see
  * reexec_seal(), which this calls). There is no fall back: if the copy
- * cannot be made, this fails, and the command is not changed.
+ * cannot be made, this fails, and the command is not changed. This covers
+ * the child's own /proc/self/exe; its parent's only when the program
+ * started with reexec_init_sealed() (which makes every child run sealed).
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.

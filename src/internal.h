@@ -39,6 +39,10 @@
  * end of its channel to the parent. reexec_init() consumes it. */
 #define ENV_CHANNEL "REEXEC_CHANNEL"
 
+/* Set by reexec_init_sealed() for the program it executes again from the
+ * sealed copy, which removes it first thing (seal_init.c). */
+#define ENV_SEALED "REEXEC_SEALED"
+
 /* Channel frames (wire.c). */
 enum frame_type {
 	FRAME_READY = 1, /* child: reexec_ready() */
@@ -161,11 +165,14 @@ HIDDEN struct reexec_cmd *cmd_create(const char *name, char *const args[]);
 HIDDEN reexec_fn registry_lookup(const char *name, int *flags);
 
 /* self.c */
+#define PROC_SELF_EXE "/proc/self/exe"
 HIDDEN void self_resolve(void);
 HIDDEN int self_pinned_fd(void);
 
 /* seal.c */
 HIDDEN int sealed_self_fd(void);
+/* Whether this process runs from a memfd sealed against any change. */
+HIDDEN bool running_sealed(void);
 
 /* init.c */
 HIDDEN bool init_done(void);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -49,47 +50,86 @@ static int copy_into(int dst, int src)
 	return 0;
 }
 
-static void make_sealed(void)
-{
-	const char *self = reexec_self();
-	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-	int src = -1, fd;
-	struct stat st;
+/* What makes an image immutable: no write, no resize, ever. */
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
-	if (!self)
-		goto fail;
-	src = open(self, O_RDONLY | O_CLOEXEC);
+/* A descriptor of the image this process runs, when that is a memfd that
+ * nothing can change any more (whoever made it), or -1. */
+static int running_image_sealed(void)
+{
+	int fd = open(PROC_SELF_EXE, O_RDONLY | O_CLOEXEC);
+	int seals = fd >= 0 ? fcntl(fd, F_GET_SEALS) : -1;
+
+	if (seals < 0 || (seals & SEALS) != SEALS) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool running_sealed(void)
+{
+	int fd = running_image_sealed();
+
+	return fd >= 0 && close(fd) == 0;
+}
+
+/* A sealed copy of the file at path, or -1. */
+static int copy_sealed(const char *path)
+{
+	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	int src = open(path, O_RDONLY | O_CLOEXEC), fd;
+
 	if (src < 0)
-		goto fail;
+		return -1;
 	fd = memfd_create("reexec", flags | MFD_EXEC);
 	if (fd < 0 && errno == EINVAL) /* a kernel before MFD_EXEC */
 		fd = memfd_create("reexec", flags);
+	if (fd >= 0 && (copy_into(fd, src) < 0 ||
+	                fcntl(fd, F_ADD_SEALS, SEALS | F_SEAL_SEAL) < 0)) {
+		close_keep_errno(fd);
+		fd = -1;
+	}
+	close_keep_errno(src);
+	return fd;
+}
+
+static void make_sealed(void)
+{
+	const char *self = reexec_self();
+	struct stat st;
+	int fd = -1;
+
+	if (!self)
+		goto fail;
+	/* Run from a sealed image already (reexec_init_sealed()): that is
+	 * the copy, when it is our program and not a loader of it. */
+	if (strcmp(self, PROC_SELF_EXE) == 0)
+		fd = running_image_sealed();
+	if (fd < 0)
+		fd = copy_sealed(self);
 	if (fd < 0)
 		goto fail;
-	if (copy_into(fd, src) < 0 ||
-	    fcntl(fd, F_ADD_SEALS,
-	          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
-	            0) {
-		close_keep_errno(fd);
-		goto fail;
-	}
 	/* A memfd the system made non-executable cannot serve. */
 	if (fstat(fd, &st) < 0 || !(st.st_mode & S_IXUSR)) {
 		close_keep_errno(fd);
 		errno = EACCES;
 		goto fail;
 	}
-	close(src);
 	sealed_fd = fd;
 	return;
 fail:
 	seal_errno = errno ? errno : EIO;
-	close_keep_errno(src);
 }
 #else
 static void make_sealed(void)
 {
 	seal_errno = ENOSYS;
+}
+
+bool running_sealed(void)
+{
+	return false;
 }
 #endif
 

@@ -33,8 +33,6 @@
 
 #include "internal.h"
 
-#define PROC_SELF_EXE "/proc/self/exe"
-
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static const char *self_path;
 static int self_errno;

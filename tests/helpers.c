@@ -227,7 +227,7 @@ static int h_unflushed(int argc, char *argv[])
 	return 3;
 }
 
-void helpers_init(int argc, char *argv[])
+void helpers_register(void)
 {
 	static const struct {
 		const char *name;
@@ -260,7 +260,10 @@ void helpers_init(int argc, char *argv[])
 		perror("reexec_register_multicall");
 		exit(99);
 	}
-	reexec_init(argc, argv);
+}
+
+void helpers_started(void)
+{
 	/* make check-forkserver: the same suites, every child forked by
 	 * the fork server. */
 	if (getenv("TEST_FORKSERVER") &&
@@ -268,6 +271,13 @@ void helpers_init(int argc, char *argv[])
 		perror("reexec_forkserver_start");
 		exit(99);
 	}
+}
+
+void helpers_init(int argc, char *argv[])
+{
+	helpers_register();
+	reexec_init(argc, argv);
+	helpers_started();
 }
 
 unsigned char flood_byte(size_t i)

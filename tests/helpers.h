@@ -9,6 +9,11 @@
 
 /* Register the helpers below, then run reexec_init(); call first in main. */
 void helpers_init(int argc, char *argv[]);
+/* The same in two halves, for a main that initialises otherwise: register
+ * the helpers; after the library is initialised, start the fork server
+ * when the suites run with it. */
+void helpers_register(void);
+void helpers_started(void);
 
 /* The byte at offset i of the "flood" helper's output. */
 unsigned char flood_byte(size_t i);

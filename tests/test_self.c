@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -362,6 +364,488 @@ static void sealing_fails_closed(void **state)
 	        0);
 }
 
+/* The sealed start. A copy of this suite is started with SELF_SCENARIO
+ * "sealed": its main calls reexec_init_sealed() and, in the image that
+ * returns from it, reports what it sees on stdout, one line each:
+ *   exe LINK                 its /proc/self/exe
+ *   args N [A0] [A1] ...     argc and its arguments
+ *   env [V] [S]              SELF_ENV_PROBE, REEXEC_SEALED ("-": unset)
+ *   children I D I D I D     its own exe, that of a plain child, of a
+ *                            sealed one: inode and device each
+ *   childenv [S]             REEXEC_SEALED as a child sees it
+ * then starts a sealed child, parent_exe_attack, and exits when that child
+ * is ready, without waiting for it. The child writes the next line, then
+ * executes another image (exe_attack_payload), which writes the last:
+ *   attack WR RDWR REOPEN WRITE LINK
+ *   payload REOPEN WRITE
+ * or, when reexec_init_sealed() failed, the only one:
+ *   failed ERRNO
+ * Every image of the copy that reaches main (not a child) appends one byte
+ * to SELF_EXEC_LOG. */
+
+/* Reopen the file held (an O_PATH descriptor) for writing and flip its
+ * byte at off; the errno of the open and of the write in reopen and wrote
+ * (0: it worked). */
+static void flip_held(int held, off_t off, int *reopen, int *wrote)
+{
+	char again[64];
+	unsigned char b;
+	int fd;
+
+	*reopen = *wrote = 0;
+	snprintf(again, sizeof(again), "/proc/self/fd/%d", held);
+	fd = open(again, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		*reopen = errno;
+	else if (pread(fd, &b, 1, off) != 1)
+		*wrote = errno ? errno : EIO;
+	else if (b ^= 0xff, pwrite(fd, &b, 1, off) != 1)
+		*wrote = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* exe_attack_payload HELD (multicall): an image of its own, as the
+ * untrusted program a child runs would be, so that no process runs the
+ * parent's image any more: flip_held() on the parent's exe. */
+static int exe_attack_payload(int argc, char *argv[])
+{
+	int reopen, wrote;
+
+	if (argc < 2)
+		return 5;
+	flip_held(atoi(argv[1]), 1, &reopen, &wrote);
+	printf("payload %d %d\n", reopen, wrote);
+	return 0;
+}
+
+/* Execute exe_attack_payload HELD from an unsealed memfd copy of our
+ * image; returns only on failure. */
+static int exec_payload(int held)
+{
+	int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int fd = memfd_create("payload", MFD_CLOEXEC);
+	char arg[16], buf[65536], *envp[] = {NULL};
+	char *argv[] = {"exe_attack_payload", arg, NULL};
+	ssize_t n;
+
+	if (src < 0 || fd < 0)
+		return 6;
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			return 7;
+	snprintf(arg, sizeof(arg), "%d", held);
+	fexecve(fd, argv, envp);
+	return 8;
+}
+
+/* parent_exe_attack: what runc's CVE-2019-5736 does, against the parent:
+ * open its /proc/<pid>/exe for writing while it runs; hold it with O_PATH,
+ * let the parent exit, reopen it for writing and flip a byte; then the
+ * same from another image. Reports the errno of each step (0: it
+ * worked). */
+static int parent_exe_attack(int argc, char *argv[])
+{
+	char path[64], link[256] = "-";
+	int wr, rdwr, reopen, wrote, held, fd, watch;
+	struct pollfd p;
+	ssize_t n;
+
+	(void)argc;
+	(void)argv;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)getppid());
+	n = readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 1] = '\0';
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	wr = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	rdwr = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	held = open(path, O_PATH); /* for the payload too */
+	watch = reexec_parent_fd();
+	if (held < 0 || watch < 0 || reexec_ready() < 0)
+		return 3;
+	/* The parent exits now; its image is no longer busy then. */
+	p.fd = watch;
+	p.events = POLLIN;
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return 4;
+	flip_held(held, 0, &reopen, &wrote);
+	printf("attack %d %d %d %d %s\n", wr, rdwr, reopen, wrote, link);
+	fflush(stdout);
+	return exec_payload(held);
+}
+
+/* The exe of a child: "INODE DEV". */
+static void print_child_exe(bool sealed)
+{
+	reexec_cmd *cmd = reexec_command("exe_report", NULL);
+	struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT};
+	unsigned long long ino = 0, dev = 0;
+	int status = -1;
+
+	if (cmd && (!sealed || reexec_cmd_seal(cmd) == 0) &&
+	    reexec_capture(cmd, &cap, &status) == 0 && status == 0)
+		(void)sscanf(cap.out, "%llu %llu", &ino, &dev);
+	printf(" %llu %llu", ino, dev);
+	free(cap.out);
+	reexec_cmd_free(cmd);
+}
+
+/* REEXEC_SEALED as a child sees it, "-" when unset. */
+static void print_child_env(void)
+{
+	static const char var[] = "REEXEC_SEALED=";
+	reexec_cmd *cmd = reexec_command("print_env", NULL);
+	struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT};
+	const char *seen = "-";
+	int status = -1;
+
+	if (cmd && reexec_capture(cmd, &cap, &status) == 0 && status == 0)
+		for (size_t i = 0; i < cap.out_len;
+		     i += strlen(cap.out + i) + 1)
+			if (strncmp(cap.out + i, var, sizeof(var) - 1) == 0)
+				seen = cap.out + i + sizeof(var) - 1;
+	printf("childenv [%s]\n", seen);
+	free(cap.out);
+	reexec_cmd_free(cmd);
+}
+
+static int sealed_report(int argc, char *argv[])
+{
+	const char *probe = getenv("SELF_ENV_PROBE");
+	const char *marker = getenv("REEXEC_SEALED");
+	char link[256] = "-";
+	ssize_t n = readlink("/proc/self/exe", link, sizeof(link) - 1);
+	reexec_cmd *cmd;
+	struct stat st;
+
+	/* Written at once: where vfork is a fork (ThreadSanitizer), a child
+	 * must not take a copy of unwritten output along. */
+	setvbuf(stdout, NULL, _IONBF, 0);
+	link[n > 0 ? n : 1] = '\0';
+	printf("exe %s\nargs %d", link, argc);
+	for (int i = 0; i < argc; i++)
+		printf(" [%s]", argv[i]);
+	printf("\nenv [%s] [%s]\nchildren", probe ? probe : "-",
+	       marker ? marker : "-");
+	if (stat("/proc/self/exe", &st) < 0)
+		return 1;
+	printf(" %llu %llu", (unsigned long long)st.st_ino,
+	       (unsigned long long)st.st_dev);
+	print_child_exe(false);
+	print_child_exe(true);
+	printf("\n");
+	print_child_env();
+	fflush(stdout);
+
+	cmd = reexec_command("parent_exe_attack", NULL);
+	if (!cmd || reexec_cmd_seal(cmd) < 0 ||
+	    reexec_cmd_parent_death(cmd, 0) < 0 || reexec_start(cmd) < 0 ||
+	    reexec_wait_ready(cmd, -1) < 0)
+		return 2;
+	/* Leave it running, it goes on once we are gone: its command is
+	 * not freed (that would stop it), so no leak check at exit. */
+	fflush(stdout);
+	_exit(0);
+}
+
+static int sealed_main(int argc, char *argv[])
+{
+	const char *log = getenv("SELF_EXEC_LOG");
+
+	if (log && !getenv("REEXEC_CHANNEL")) {
+		int fd = open(log, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, "x", 1) != 1)
+			return 98;
+		close(fd);
+	}
+	helpers_register();
+	if (reexec_init_sealed(argc, argv) < 0) {
+		printf("failed %d\n", errno);
+		return 0;
+	}
+	helpers_started();
+	return sealed_report(argc, argv);
+}
+
+struct sealed_run {
+	char out[8192];         /* the copy's stdout, and its children's */
+	char args[4300];        /* the args line it should print */
+	char log[16];           /* SELF_EXEC_LOG */
+	uint64_t before, after; /* hashes of the copy on disk */
+};
+
+static uint64_t hash_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint64_t h;
+	char *data;
+
+	assert_true(fd >= 0 && fstat(fd, &st) == 0);
+	data = malloc((size_t)st.st_size);
+	assert_non_null(data);
+	assert_int_equal(read(fd, data, (size_t)st.st_size), st.st_size);
+	close(fd);
+	h = fnv1a(data, (size_t)st.st_size);
+	free(data);
+	return h;
+}
+
+/* A sealed memfd copy of the file at path, as a stranger would make it. */
+static int outsider_memfd(const char *path)
+{
+	int src = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	char buf[65536];
+	ssize_t n;
+
+	assert_true(src >= 0 && fd >= 0);
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(fd, buf, (size_t)n), n);
+	close(src);
+	assert_int_equal(
+	        fcntl(fd, F_ADD_SEALS,
+	              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL),
+	        0);
+	return fd;
+}
+
+/* Run exe with argv and envp, its stdout into out (NUL-terminated) until
+ * it and every process that took its stdout along are gone; returns its
+ * exit code. */
+static int spawn_capture(const char *exe, char *argv[], char *envp[], char *out,
+                         size_t size)
+{
+	posix_spawn_file_actions_t fa;
+	int p[2], status;
+	size_t n = 0;
+	ssize_t got;
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	assert_int_equal(posix_spawn(&pid, exe, &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	while ((got = read(p[0], out + n, size - 1 - n)) > 0 ||
+	       (got < 0 && errno == EINTR))
+		n += got > 0 ? (size_t)got : 0;
+	out[n] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* Start a copy of this suite with the "sealed" scenario, three arguments
+ * and one more variable if extra_env is not NULL, from the copy's file or
+ * (outsider) from a sealed memfd made here; collect what it and its
+ * children print until the last of them is gone. */
+static void run_sealed(const char *extra_env, bool outsider,
+                       struct sealed_run *r)
+{
+	char dir[] = "/tmp/reexec-sealed-XXXXXX";
+	char *path = copy_self(dir);
+	char e_log[4300], e_copy[4200], exe[4200];
+	char e_probe[] = "SELF_ENV_PROBE=a b=c";
+	char e_scenario[] = "SELF_SCENARIO=sealed";
+	char *args[] = {path, "two words", "", "--x=1", NULL};
+	size_t envc = 0;
+	int fd = -1;
+	char **envp;
+	ssize_t got;
+
+	/* Our environment (TEST_FORKSERVER, the sanitizers' options), and
+	 * the scenario's. */
+	while (environ[envc])
+		envc++;
+	envp = calloc(envc + 6, sizeof(*envp));
+	assert_non_null(envp);
+	memcpy(envp, environ, envc * sizeof(*envp));
+	snprintf(e_log, sizeof(e_log), "SELF_EXEC_LOG=%s/log", dir);
+	snprintf(e_copy, sizeof(e_copy), "SELF_COPY=%s", path);
+	envp[envc++] = e_scenario;
+	envp[envc++] = e_copy;
+	envp[envc++] = e_log;
+	envp[envc++] = e_probe;
+	envp[envc++] = (char *)extra_env;
+	close(open(e_log + strlen("SELF_EXEC_LOG="),
+	           O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+
+	snprintf(exe, sizeof(exe), "%s", path);
+	if (outsider) {
+		fd = outsider_memfd(path);
+		snprintf(exe, sizeof(exe), "/proc/self/fd/%d", fd);
+	}
+	snprintf(r->args, sizeof(r->args), "4 [%s] [two words] [] [--x=1]\n",
+	         path);
+	r->before = hash_file(path);
+	assert_int_equal(spawn_capture(exe, args, envp, r->out, sizeof(r->out)),
+	                 0);
+	if (fd >= 0)
+		close(fd);
+	r->after = hash_file(path);
+
+	fd = open(e_log + strlen("SELF_EXEC_LOG="), O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	got = read(fd, r->log, sizeof(r->log) - 1);
+	close(fd);
+	r->log[got > 0 ? got : 0] = '\0';
+	unlink(e_log + strlen("SELF_EXEC_LOG="));
+	unlink(path);
+	rmdir(dir);
+	free(envp);
+}
+
+/* The line of out that starts with key (and a space), or fail. */
+static const char *line_of(const char *out, const char *key)
+{
+	size_t len = strlen(key);
+
+	for (const char *l = out; l && *l;
+	     l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (strncmp(l, key, len) == 0 && l[len] == ' ')
+			return l + len + 1;
+	fail_msg("no \"%s\" line in:\n%s", key, out);
+	return NULL;
+}
+
+/* The checks common to every sealed start: where the program and its
+ * children run from, arguments and environment intact, and the attack on
+ * the parent's binary failing with the copy unchanged. */
+static void check_sealed_start(const struct sealed_run *r, const char *memfd)
+{
+	unsigned long long id[6];
+	char link[256];
+	int wr, rdwr, reopen, wrote;
+
+	assert_int_equal(strncmp(line_of(r->out, "exe"), memfd, strlen(memfd)),
+	                 0);
+	assert_int_equal(
+	        strncmp(line_of(r->out, "args"), r->args, strlen(r->args)), 0);
+	assert_int_equal(strncmp(line_of(r->out, "env"), "[a b=c] [-]\n", 12),
+	                 0);
+	assert_int_equal(sscanf(line_of(r->out, "children"),
+	                        "%llu %llu %llu %llu %llu %llu", &id[0], &id[1],
+	                        &id[2], &id[3], &id[4], &id[5]),
+	                 6);
+	/* A plain child and a sealed one run the very image the program
+	 * runs. */
+	assert_true(id[0] != 0 && id[0] == id[2] && id[1] == id[3] &&
+	            id[0] == id[4] && id[1] == id[5]);
+	assert_int_equal(strncmp(line_of(r->out, "childenv"), "[-]\n", 4), 0);
+
+	assert_int_equal(sscanf(line_of(r->out, "attack"), "%d %d %d %d %255s",
+	                        &wr, &rdwr, &reopen, &wrote, link),
+	                 5);
+	assert_int_equal(strncmp(link, memfd, strlen(memfd)), 0);
+	assert_int_not_equal(wr, 0);
+	assert_int_not_equal(rdwr, 0);
+	assert_true(reopen != 0 || wrote != 0);
+	/* No process runs the parent's image any more: it opens, but it
+	 * cannot be written. */
+	assert_int_equal(
+	        sscanf(line_of(r->out, "payload"), "%d %d", &reopen, &wrote),
+	        2);
+	assert_true(reopen != 0 || wrote != 0);
+	assert_true(r->before == r->after);
+}
+
+static void sealed_start_covers_parent(void **state)
+{
+	struct sealed_run r = {0};
+
+	(void)state;
+	run_sealed(NULL, false, &r);
+	check_sealed_start(&r, "/memfd:reexec");
+	/* The image on disk, then the sealed one: executed once. */
+	assert_string_equal(r.log, "xx");
+}
+
+static void sealed_start_already_sealed(void **state)
+{
+	struct sealed_run r = {0};
+
+	(void)state;
+	run_sealed(NULL, true, &r);
+	/* Started from someone else's sealed memfd: no copy, no exec. */
+	check_sealed_start(&r, "/memfd:outsider");
+	assert_string_equal(r.log, "x");
+}
+
+static void sealed_start_marker_forged(void **state)
+{
+	struct sealed_run r = {0};
+	char want[32];
+
+	(void)state;
+	/* The variable alone does not make an image sealed: the start fails,
+	 * nothing is executed. */
+	run_sealed("REEXEC_SEALED=1", false, &r);
+	snprintf(want, sizeof(want), "failed %d\n", ELOOP);
+	assert_string_equal(r.out, want);
+	assert_string_equal(r.log, "x");
+}
+
+/* A setuid-root copy of this suite, run by nobody: the sealed start is
+ * refused, the program's privileges being those of the file on disk. */
+static void sealed_start_refused_setuid(void **state)
+{
+	char dir[] = "/tmp/reexec-sealed-suid-XXXXXX", out[256], want[32];
+	char euid[] = "SELF_SCENARIO=euid", sealed[] = "SELF_SCENARIO=sealed";
+	char *envp[] = {euid, NULL};
+	char *argv[] = {"/usr/bin/setpriv",
+	                "--reuid=65534",
+	                "--regid=65534",
+	                "--clear-groups",
+	                NULL,
+	                NULL};
+	const char *skip_reason = NULL;
+
+	(void)state;
+	if (getenv("TEST_SANITIZER"))
+		skip_reason = "sanitizer runtimes refuse setuid binaries";
+	else if (geteuid() != 0)
+		skip_reason = "needs root to make a setuid-root copy";
+	else if (access(argv[0], X_OK) < 0)
+		skip_reason = "no setpriv to run it as another user";
+	if (skip_reason) {
+		print_message("skipped: %s\n", skip_reason);
+		skip();
+	}
+	argv[4] = copy_self(dir);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chmod(argv[4], 04755), 0);
+	/* The copy really runs as root for nobody (no nosuid mount)... */
+	assert_int_equal(spawn_capture(argv[0], argv, envp, out, sizeof(out)),
+	                 0);
+	if (strcmp(out, "euid 0 uid 65534\n") != 0)
+		skip_reason = "the copy does not run setuid here (nosuid?)";
+	else {
+		/* ...and does not start sealed. */
+		envp[0] = sealed;
+		assert_int_equal(
+		        spawn_capture(argv[0], argv, envp, out, sizeof(out)),
+		        0);
+		snprintf(want, sizeof(want), "failed %d\n", EPERM);
+	}
+	unlink(argv[4]);
+	rmdir(dir);
+	if (skip_reason) {
+		print_message("skipped: %s\n", skip_reason);
+		skip();
+	}
+	assert_string_equal(out, want);
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +858,10 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(chroot_after_init),
 	        cmocka_unit_test(sealed_child_off_disk),
 	        cmocka_unit_test(sealing_fails_closed),
+	        cmocka_unit_test(sealed_start_covers_parent),
+	        cmocka_unit_test(sealed_start_already_sealed),
+	        cmocka_unit_test(sealed_start_marker_forged),
+	        cmocka_unit_test(sealed_start_refused_setuid),
 	};
 	const char *scenario;
 
@@ -382,8 +870,16 @@ int main(int argc, char *argv[])
 	reexec_register("exe_report", exe_report);
 	reexec_register("noexec_probe", noexec_probe);
 	reexec_register("a_function_with_a_long_name", print_comm);
-	helpers_init(argc, argv);
+	reexec_register("parent_exe_attack", parent_exe_attack);
+	reexec_register_multicall("exe_attack_payload", exe_attack_payload, 0);
 	scenario = getenv("SELF_SCENARIO");
+	if (scenario && strcmp(scenario, "sealed") == 0)
+		return sealed_main(argc, argv);
+	if (scenario && strcmp(scenario, "euid") == 0) {
+		printf("euid %d uid %d\n", (int)geteuid(), (int)getuid());
+		return 0;
+	}
+	helpers_init(argc, argv);
 	if (scenario)
 		return run_scenario(scenario, getenv("SELF_COPY"));
 	return cmocka_run_group_tests_name("self", tests, NULL, NULL);
