@@ -59,6 +59,15 @@ extern "C" {
 #define REEXEC_API
 #endif
 
+/* A variadic list that must end in a NULL pointer: the compiler warns
+ * about a call that forgets it (-Wformat, part of -Wall, in GCC; on by
+ * default in Clang). */
+#if defined(__GNUC__)
+#define REEXEC_SENTINEL __attribute__((sentinel))
+#else
+#define REEXEC_SENTINEL
+#endif
+
 #define REEXEC_VERSION_MAJOR 0
 #define REEXEC_VERSION_MINOR 1
 #define REEXEC_VERSION_PATCH 0
@@ -190,7 +199,8 @@ REEXEC_API const char *reexec_self(void);
  * reexec_command - build a command that runs the function registered as
  * name, with the given extra arguments.
  *
- * The variable arguments are C strings, terminated by a NULL pointer. The
+ * The variable arguments are C strings, terminated by a NULL pointer
+ * (GCC and Clang warn about a call without it). The
  * child's argv is exactly name followed by the arguments, byte for byte.
  * Everything is copied. Nothing is started: configure the command with the
  * reexec_cmd_* functions, then call reexec_start() or reexec_run(). By
@@ -205,7 +215,7 @@ REEXEC_API const char *reexec_self(void);
  *           main() again instead of the function.
  *   ENOMEM  out of memory.
  */
-REEXEC_API reexec_cmd *reexec_command(const char *name, ...);
+REEXEC_API reexec_cmd *reexec_command(const char *name, ...) REEXEC_SENTINEL;
 
 /**
  * reexec_commandv - reexec_command() with the extra arguments in an array.
