@@ -146,21 +146,29 @@ REEXEC_API int reexec_register_multicall(const char *name, reexec_fn fn,
  * reexec_init - run the registered function that argv[0] names, or return.
  *
  * Call it at the top of main(), after the registrations and before anything
- * else (before starting threads, before touching stdio). When the last path
- * component of argv[0] is a registered name, this is a child started by
- * reexec_start(): the function runs with argc and argv as given and the
- * process exits with its return value through exit(3), so atexit handlers
- * run and stdio is flushed; reexec_init() does not return then.
+ * else (before starting threads, before touching stdio). In a child started
+ * by reexec_start() (its environment has REEXEC_CHANNEL), the last path
+ * component of argv[0] names the function: it runs with argc and argv as
+ * given and the process exits with its return value through exit(3), so
+ * atexit handlers run and stdio is flushed; reexec_init() does not return
+ * then.
  *
  * Before the function runs, the child checks its channel (REEXEC_CHANNEL):
  * its peer must be this process's parent, running as this process's
  * effective user, as the kernel recorded when the parent made the socket
- * pair. Without a channel only entries of reexec_register_multicall() run.
- * When the check fails, or the channel names a function this binary does
- * not have, or the input does not arrive whole, no function runs: the
- * child writes one line to stderr, tells its parent why over the channel
- * when there is a genuine one (reexec_wait() then fails with that errno),
- * and ends with _exit(REEXEC_EXIT_REFUSED), running no exit handlers.
+ * pair. When the check fails, or the channel names a function this binary
+ * does not have, or the input does not arrive whole, no function runs and
+ * main does not either: the child writes one line to stderr, tells its
+ * parent why over the channel when there is a genuine one (reexec_wait()
+ * then fails with that errno), and ends with _exit(REEXEC_EXIT_REFUSED),
+ * running no exit handlers. A channel variable that is present proves this
+ * or is refused, whatever argv[0] says.
+ *
+ * With no REEXEC_CHANNEL in the environment at all, this is an ordinary
+ * start of the program, whatever argv[0] says: a binary whose file has a
+ * registered function's name ("./worker" of a program that registers
+ * "worker") starts as itself, silently. Only an entry of
+ * reexec_register_multicall() runs by name alone then.
  *
  * Otherwise it returns 0 and main goes on. It reads argv[0] only when argc
  * is at least 1 and argv is not NULL, and never reads past argv[argc - 1].

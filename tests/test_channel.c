@@ -241,19 +241,70 @@ static char *self_path(void)
 
 /* --- tests --- */
 
-/* exec -a from a shell: the name alone does not run the function. */
-static void spoofed_argv0_refused(void **state)
+/* Run this suite's binary by hand through bash with script, which ends in
+ * exec -a NAME; return the exit status, the output in out. */
+static int by_hand(const char *script, char *out, size_t size)
 {
-	char *argv[] = {"/bin/bash", "-c", "exec -a print_args \"$0\" x",
-	                self_path(), NULL};
+	char *argv[] = {"/bin/bash", "-c", (char *)script, self_path(), NULL};
+
+	return exit_of(run_prog(argv, out, size));
+}
+
+/* exec -a from a shell, no channel at all: an ordinary start of the
+ * program, whose main runs (and says so), whatever the name; the function
+ * does not. A multicall entry runs by name alone, as always. */
+static void by_hand_runs_main(void **state)
+{
 	char out[512];
 
 	(void)state;
-	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 exec -a print_args "
+	                         "\"$0\" x",
+	                         out, sizeof(out)),
+	                 0);
+	assert_string_equal(out, "main ran as print_args with 1 argument(s)\n");
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 exec -a ./dir/exit_code "
+	                         "\"$0\" 7",
+	                         out, sizeof(out)),
+	                 0);
+	assert_string_equal(out,
+	                    "main ran as ./dir/exit_code with 1 argument(s)\n");
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 exec -a multi_exit_code "
+	                         "\"$0\" 7",
+	                         out, sizeof(out)),
+	                 7);
+	assert_string_equal(out, "");
+}
+
+/* A channel variable that is there but proves nothing: refused, never
+ * main, never the function. */
+static void false_channel_refused(void **state)
+{
+	char out[512];
+
+	(void)state;
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 REEXEC_CHANNEL=junk "
+	                         "exec -a print_args \"$0\" x",
+	                         out, sizeof(out)),
 	                 REEXEC_EXIT_REFUSED);
-	assert_string_equal(
-	        out, "reexec: not running print_args: not started by this "
-	             "program\n");
+	assert_string_equal(out, "reexec: not running print_args: malformed "
+	                         "REEXEC_CHANNEL\n");
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 REEXEC_CHANNEL=0 exec -a "
+	                         "print_args \"$0\" x",
+	                         out, sizeof(out)),
+	                 REEXEC_EXIT_REFUSED);
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 REEXEC_CHANNEL=9 exec -a "
+	                         "print_args \"$0\" x 9</dev/null",
+	                         out, sizeof(out)),
+	                 REEXEC_EXIT_REFUSED);
+	assert_string_equal(out, "reexec: not running print_args: its channel "
+	                         "is not a channel\n");
+	/* Under the program's own name too: a channel is a claim. */
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 REEXEC_CHANNEL=9 exec "
+	                         "\"$0\" 9</dev/null",
+	                         out, sizeof(out)),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "its channel is not a channel"));
 }
 
 /* A channel of someone else's making: a SOCK_SEQPACKET pair made by our
@@ -335,10 +386,15 @@ static void setuid_copy_refuses_other_user(void **state)
 		skip_reason = "the copy does not run setuid here (nosuid?)";
 		goto out;
 	}
-	/* A registered name, spoofed. */
+	/* A registered name, no channel: the program's main, which anyone
+	 * may run; not the function. */
 	as_nobody[7] = "exit_code";
-	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))),
-	                 REEXEC_EXIT_REFUSED);
+	as_nobody[8] = "5";
+	as_nobody[9] = NULL;
+	setenv("TEST_MAIN_PROBE", "1", 1);
+	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))), 0);
+	unsetenv("TEST_MAIN_PROBE");
+	assert_string_equal(out, "main ran as exit_code with 1 argument(s)\n");
 	/* A forged channel: a genuine pair, but made by nobody. */
 	as_nobody[5] = "seqpacket";
 	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))),
@@ -616,7 +672,8 @@ static void three_levels(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(spoofed_argv0_refused),
+	        cmocka_unit_test(by_hand_runs_main),
+	        cmocka_unit_test(false_channel_refused),
 	        cmocka_unit_test(forged_channels),
 	        cmocka_unit_test(setuid_copy_refuses_other_user),
 	        cmocka_unit_test(multicall_registration),
