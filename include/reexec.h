@@ -559,6 +559,11 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  *           reach the child whole, or its result stream was truncated or
  *           not made of frames.
  *   EMSGSIZE, ENOMEM  the input was too large for the child's memory.
+ *   ENOEXEC  the child exited before its function started, saying nothing:
+ *           the dynamic loader could not start it (status 127, under a
+ *           low RLIMIT_AS, say), or the program ended before
+ *           reexec_init() ran. (A function that starts and then exits
+ *           with any status, 127 included, is no error.)
  */
 REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
 

@@ -97,5 +97,5 @@ int reexec_init(int argc, char *argv[])
 	/* fn is set: every path without one returned or refused (and
 	 * child_refuse() does not return). */
 	// cppcheck-suppress nullPointerRedundantCheck
-	exit(child_finish(fn(argc, argv)));
+	exit(child_run(fn, argc, argv));
 }

@@ -48,6 +48,7 @@ enum frame_type {
 	FRAME_ERROR,     /* child: refused to run, this errno says why */
 	FRAME_EXIT,      /* fork server: the child ended with this status */
 	FRAME_FORKED,    /* fork server: the child runs, with this pid */
+	FRAME_STARTED,   /* child: its function starts now */
 };
 #define FRAME_HDR 8
 #define FRAME_CHUNK 65536
@@ -90,6 +91,7 @@ struct chan {
 	size_t in_len, in_sent;
 	bool begin_sent;
 	bool ready, has_status, has_exit;
+	bool started;    /* FRAME_STARTED: the child reached its function */
 	bool broken;     /* malformed: frames are dropped from now on */
 	int exit_status; /* FRAME_EXIT's wait status */
 	int code;        /* FRAME_STATUS */
@@ -277,7 +279,9 @@ HIDDEN bool child_secure(void);
 HIDDEN void child_accept(int fd, const char *name);
 /* Read the input whole and keep the channel for the function, or refuse. */
 HIDDEN void child_take_input(int fd, const char *name);
-HIDDEN int child_finish(int code);
+/* Tell the parent the function starts, run it, send what it returned;
+ * returns that, for exit(). */
+HIDDEN int child_run(reexec_fn fn, int argc, char *argv[]);
 /* In a child forked by the fork server: the server's channel is not ours,
  * and the server, not we, reports our status. */
 HIDDEN void child_forget_channel(void);

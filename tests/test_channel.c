@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -176,6 +177,50 @@ static int multi_euid(int argc, char *argv[])
 	return 0;
 }
 
+/* exit_directly N: end the process from inside the function. */
+static int exit_directly(int argc, char *argv[])
+{
+	exit(argc > 1 ? atoi(argv[1]) : 0);
+}
+
+/* low_as_probe: start a child under an address-space limit too small for
+ * the dynamic loader to map the C library. 0 when its wait fails with
+ * ENOEXEC and keeps its status 127; 2 when the limit cannot be tried
+ * here; otherwise 10 + what went wrong. */
+static int low_as_probe(int argc, char *argv[])
+{
+	reexec_cmd *cmd = reexec_command("exit_code", "0", NULL);
+	struct rlimit old, low;
+	int rc, err, status = -1;
+
+	(void)argc;
+	(void)argv;
+	if (!cmd || reexec_cmd_stdio_null(cmd, 2) < 0 ||
+	    getrlimit(RLIMIT_AS, &old) < 0)
+		return 10;
+	low = old;
+	low.rlim_cur = (rlim_t)2 << 20;
+	if (setrlimit(RLIMIT_AS, &low) < 0)
+		return 11;
+	rc = reexec_start(cmd);
+	err = errno;
+	/* (The soft limit only: it can be raised again.) */
+	if (setrlimit(RLIMIT_AS, &old) < 0)
+		return 12;
+	if (rc < 0) /* the kernel refused the exec itself */
+		return 2;
+	rc = reexec_wait(cmd, &status);
+	err = errno;
+	reexec_cmd_free(cmd);
+	if (rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 2; /* it fitted: a static binary, say */
+	if (rc == 0)
+		return 13;
+	if (err != ENOEXEC)
+		return 14;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? 0 : 15;
+}
+
 /* --- running other programs --- */
 
 /* Run argv (argv[0] is the path) with stdout and stderr into one buffer;
@@ -321,7 +366,7 @@ static void forged_channels(void **state)
 	snprintf(forge, sizeof(forge), "%s", beside_self("forge"));
 	/* Same user, speaking the protocol: runs, and says so. */
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))), 5);
-	assert_string_equal(out, "4:5 \n");
+	assert_string_equal(out, "8 4:5 \n"); /* STARTED, STATUS 5 */
 	argv[1] = "stream";
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
 	                 REEXEC_EXIT_REFUSED);
@@ -453,6 +498,56 @@ static void startup_errors(void **state)
 	expect_fail(reexec_wait(cmd, &status), ENOENT);
 	assert_int_equal(exit_of(status), REEXEC_EXIT_REFUSED);
 	reexec_cmd_free(cmd);
+}
+
+/* A child that ends before its function starts (here: its main exits
+ * before reexec_init()) is a start-up failure, ENOEXEC, with its status;
+ * a function that ends with the same status is not. */
+static void died_before_function(void **state)
+{
+	reexec_cmd *cmd = reexec_command("exit_code", "0", NULL);
+	int status = -1;
+
+	(void)state;
+	/* (Exec'd: a fork server's child starts inside a running copy.) */
+	assert_int_equal(reexec_cmd_forkserver(cmd, 0), 0);
+	assert_int_equal(reexec_cmd_setenv(cmd, "TEST_EXIT_BEFORE_INIT", "127"),
+	                 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	expect_fail(reexec_wait_ready(cmd, -1), ESRCH);
+	expect_fail(reexec_wait(cmd, &status), ENOEXEC);
+	assert_int_equal(exit_of(status), 127);
+	status = -1;
+	expect_fail(reexec_stop(cmd, 0, &status), ENOEXEC);
+	assert_int_equal(exit_of(status), 127);
+	reexec_cmd_free(cmd);
+
+	/* The same status from the function: no error, either way it
+	 * ends. */
+	cmd = reexec_command("exit_code", "127", NULL);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 127);
+	reexec_cmd_free(cmd);
+	cmd = reexec_command("exit_directly", "127", NULL);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 127);
+	reexec_cmd_free(cmd);
+}
+
+/* The dynamic loader cannot map the C library (a low RLIMIT_AS): the
+ * child exits 127 before anything of ours runs; that is a start-up
+ * failure too. */
+static void loader_failure(void **state)
+{
+	(void)state;
+	if (getenv("TEST_SANITIZER")) {
+		print_message("skipped: sanitizer runtimes need more address "
+		              "space than the limit leaves\n");
+		skip();
+	}
+	assert_int_equal(run_probe("low_as_probe", "the binary starts even "
+	                                           "under a 2 MiB RLIMIT_AS"),
+	                 0);
 }
 
 /* Input the child cannot take: refused, and its parent told why. */
@@ -678,6 +773,8 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(setuid_copy_refuses_other_user),
 	        cmocka_unit_test(multicall_registration),
 	        cmocka_unit_test(startup_errors),
+	        cmocka_unit_test(died_before_function),
+	        cmocka_unit_test(loader_failure),
 	        cmocka_unit_test(malformed_input),
 	        cmocka_unit_test(malformed_result),
 	        cmocka_unit_test(readiness),
@@ -694,8 +791,13 @@ int main(int argc, char *argv[])
 	reexec_register("child_api_errors", child_api_errors);
 	reexec_register("raw_frames", raw_frames);
 	reexec_register("nest", nest);
+	reexec_register("exit_directly", exit_directly);
+	reexec_register("low_as_probe", low_as_probe);
 	reexec_register_multicall("multi_euid", multi_euid,
 	                          REEXEC_ALLOW_SETUID);
+	/* A program that ends before reexec_init() (died_before_function). */
+	if (getenv("TEST_EXIT_BEFORE_INIT"))
+		_exit(atoi(getenv("TEST_EXIT_BEFORE_INIT")));
 	if (!getenv("NO_EXTRA_NAMES"))
 		reexec_register("only_in_parent", no_result);
 	helpers_init(argc, argv);
