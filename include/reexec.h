@@ -238,10 +238,16 @@ REEXEC_API reexec_cmd *reexec_commandv(const char *name, char *const args[]);
  *
  * Closes the parent's ends of the command's pipes and its pidfd. When the
  * child was started and has not been waited for, it is killed with SIGKILL
- * (the child only, not its group) and reaped, so no zombie is left behind: wait for a child before freeing its
- * command if it should finish its work. This may block for the moment the
- * kernel takes to end the child. NULL is ignored. Not thread-safe for the
- * same command.
+ * (the child only, not its group) and reaped, so no zombie is left
+ * behind: wait for a child before freeing its command if it should finish
+ * its work. This may block for the moment the kernel takes to end the
+ * child. When the kernel refuses the signal (EPERM: the caller changed
+ * its credentials since the start, or the child its own), the child is
+ * not waited for, which could be forever: everything of the command's is
+ * released all the same and the child runs on, no longer tracked; once it
+ * ends it stays a zombie of the caller's process until that process
+ * reaps it (waitpid() on reexec_pid(), before the free) or ends. NULL is
+ * ignored. Not thread-safe for the same command.
  */
 REEXEC_API void reexec_cmd_free(reexec_cmd *cmd);
 
@@ -598,6 +604,8 @@ REEXEC_API int reexec_run(reexec_cmd *cmd, int *status);
  * Returns 0, or -1 with errno set:
  *   ETIMEDOUT  the deadline passed and the child was stopped; *status
  *              tells how it ended.
+ *   EPERM   the deadline passed and the child could not be stopped (see
+ *           reexec_stop()); it runs on.
  *   or an error of reexec_start() or reexec_wait().
  */
 REEXEC_API int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms, int *status);
@@ -646,7 +654,12 @@ REEXEC_API int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms);
  * Returns 0 with the final wait status in *status (when not NULL), which
  * says how the child ended (WTERMSIG() is SIGKILL when it had to be
  * killed), or -1 with errno set:
- *   an error of reexec_wait().
+ *   EPERM  the kernel refused SIGKILL: the caller may no longer signal the
+ *          child (it changed its credentials since the start, or the
+ *          child its own). The child runs on and the command stays as it
+ *          was: it can be waited for, or freed. No grace period is waited
+ *          out when the first signal is refused already.
+ *   or an error of reexec_wait().
  */
 REEXEC_API int reexec_stop(reexec_cmd *cmd, int grace_ms, int *status);
 
@@ -705,6 +718,9 @@ struct reexec_capture {
  *   EINVAL  cmd or cap is NULL, cap->flags holds an unknown bit or MERGE
  *           with STDERR, or cap->timeout_ms is negative.
  *   ETIMEDOUT  the deadline passed; the child was stopped (see above).
+ *   EPERM   the deadline passed and the child could not be stopped (see
+ *           reexec_stop()); it runs on, and the command can still be
+ *           waited for.
  *   ENOMEM  out of memory for the output.
  *   or an error of reexec_start() or reexec_wait().
  */
@@ -883,8 +899,14 @@ REEXEC_API int reexec_forkserver_start(int flags);
 /**
  * reexec_forkserver_stop - end the fork server (SIGKILL, reaped) and the
  * REEXEC_FORKSERVER_ALL default. Its spares end with it. Children it
- * started run on, but their status is lost (ECHILD). Thread-safe.
- * Returns 0.
+ * started run on, but their status is lost (ECHILD). Thread-safe. Never
+ * blocks beyond the moment SIGKILL takes.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EPERM  the kernel refused SIGKILL (the caller changed its credentials
+ *          since the server started): the server is not waited for; its
+ *          socket is closed and it is forgotten all the same (the next
+ *          start starts a new one), and the default is off.
  */
 REEXEC_API int reexec_forkserver_stop(void);
 

@@ -109,14 +109,19 @@ static void forget_server(void)
 	server = NULL;
 }
 
-static void end_server(void)
+/* 0, or -1 with EPERM when the server could not be killed (the caller
+ * changed its credentials since it started it): it is left to end when it
+ * finds its socket closed. */
+static int end_server(void)
 {
-	if (server_owner != getpid()) {
+	int rc = 0;
+
+	if (server_owner != getpid())
 		forget_server();
-		return;
-	}
-	reexec_cmd_free(server); /* SIGKILL and reap */
+	else
+		rc = cmd_free(server); /* SIGKILL and reap */
 	server = NULL;
+	return rc;
 }
 
 /* A fork of this process (without exec) has copies of the lock and the
@@ -203,12 +208,17 @@ int reexec_forkserver_start(int flags)
 
 int reexec_forkserver_stop(void)
 {
+	int rc = 0, err = 0;
+
 	pthread_mutex_lock(&server_lock);
 	atomic_store(&by_default, false);
-	if (server)
-		end_server();
+	if (server && end_server() < 0) {
+		rc = -1;
+		err = errno;
+	}
 	pthread_mutex_unlock(&server_lock);
-	return 0;
+	errno = err ? err : errno;
+	return rc;
 }
 
 pid_t reexec_forkserver_pid(void)
@@ -479,7 +489,7 @@ int spawn_via_server(struct reexec_cmd *cmd)
 			 * new one. */
 			pthread_mutex_lock(&server_lock);
 			if (server && server_gen == gen)
-				end_server();
+				(void)end_server();
 			pthread_mutex_unlock(&server_lock);
 		}
 		cmd->chan.fd = -1;

@@ -310,7 +310,10 @@ HIDDEN int open_pidfd(pid_t pid);
 HIDDEN bool pidfds_available(void);
 HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
 HIDDEN int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status);
-HIDDEN void cmd_release_process(struct reexec_cmd *cmd);
+HIDDEN int cmd_release_process(struct reexec_cmd *cmd);
+/* reexec_cmd_free(), telling whether the child had to be left running:
+ * -1 with EPERM then. */
+HIDDEN int cmd_free(struct reexec_cmd *cmd);
 
 /* clock.c */
 HIDDEN long long deadline_after(int timeout_ms);

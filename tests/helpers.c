@@ -400,6 +400,26 @@ void reap_orphans(void)
 			waitpid(kids[i], NULL, 0);
 }
 
+void kill_orphans(void)
+{
+	pid_t server = reexec_forkserver_pid(), kids[256];
+	int n, left;
+
+	do {
+		left = 0;
+		n = children_of(getpid(), kids, 256);
+		for (int i = 0; i < n; i++) {
+			/* Listed as our child and not yet reaped by us: the
+			 * pid is still that child's. */
+			if (kids[i] <= 0 || kids[i] == server)
+				continue;
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			left++;
+		}
+	} while (left > 0); /* theirs come to us as they die */
+}
+
 int using_forkserver(void)
 {
 	return reexec_forkserver_pid() >= 0;
