@@ -440,6 +440,14 @@ REEXEC_API int reexec_cmd_setsid(reexec_cmd *cmd);
  * forks without exec keeps the watch open in the fork, delaying the
  * end-of-file until the fork has ended too.
  *
+ * With a signal, the child is spawned from a thread of the library's own
+ * (all signals blocked), started with the first such child and ended
+ * (joined) when the last of them, and the fork server, which is started
+ * this way, have been reaped: when the wait, stop or free that reaps the
+ * last returns, the process has its own threads only again, as
+ * unshare(CLONE_NEWUSER) requires. The watch pipe (two close-on-exec
+ * descriptors) stays open from the first command with this call on.
+ *
  * The child finds, until reexec_init() consumes it, the environment
  * variable REEXEC_PARENT; the descriptor is the one after the extra
  * descriptors (3 + the number of reexec_cmd_add_fd() calls).
@@ -878,6 +886,12 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * command's environment, without it); a program that can only start with
  * lazy binding (unresolved symbols it never calls) cannot use the
  * server.
+ *
+ * While it runs, this process holds its socket and pidfd (close-on-exec)
+ * and the thread of reexec_cmd_parent_death() (the server is started with
+ * a parent-death signal); the server keeps the namespaces, credentials and
+ * limits of its start. A program that will unshare(CLONE_NEWUSER), which
+ * needs a single thread, or change those, stops the server first.
  *
  * Without this call the server starts on the first command that asks for
  * it. It ends with this process, or with reexec_forkserver_stop(). When it

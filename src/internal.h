@@ -147,6 +147,7 @@ struct reexec_cmd {
 	int forkserver;    /* -1: the default, 0: exec, 1: the fork server */
 	bool via_server;   /* started by the fork server: not our child */
 	int parent_death_sig;
+	bool spawner_held; /* spawned by the spawner thread, not reaped yet */
 	struct chan chan;
 	int wait_err; /* reexec_wait's errno, once reaped (0: none) */
 };
@@ -206,6 +207,9 @@ HIDDEN int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 /* parent.c */
 HIDDEN int parent_watch_fd(void);
 HIDDEN int spawn_from_spawner(struct reexec_cmd *cmd);
+/* A child spawn_from_spawner() started (cmd->spawner_held) has been
+ * reaped: the spawner thread ends when no other needs it. */
+HIDDEN void spawner_release(void);
 HIDDEN void parent_child_setup(void);
 
 /* channel.c: the parent's side */

@@ -212,6 +212,10 @@ int wait_child(struct reexec_cmd *cmd, int *status)
 		cmd->lost = true; /* never touch that pid again */
 	else
 		cmd->status = status_of(&si);
+	if (cmd->spawner_held) {
+		cmd->spawner_held = false;
+		spawner_release();
+	}
 	if (chan_conclude(cmd, rc) < 0 && cmd->lost) {
 		errno = ECHILD;
 		return -1;
