@@ -514,7 +514,8 @@ REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
  * without O_CLOEXEC. Every descriptor the library creates is close-on-exec.
  * A failure to set up or execute the child is reported here, synchronously,
  * and leaves no process behind. Does not block beyond the spawn itself.
- * A command is started at most once.
+ * A command is started at most once; a start that fails leaves it as it
+ * was (settings and input included), to be changed and started again.
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.

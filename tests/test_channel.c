@@ -722,6 +722,34 @@ static void data_bad_input(void **state)
 	reexec_cmd_free(cmd);
 }
 
+/* A start that fails leaves the command as it was, to be changed and
+ * started again; its input still goes whole to the child that runs. */
+static void failed_start_startable_again(void **state)
+{
+	reexec_cmd *cmd = reexec_command("echo_input", NULL);
+	void *data;
+	size_t len;
+	int status = -1;
+
+	(void)state;
+	assert_int_equal(reexec_cmd_set_input(cmd, "abc", 3), 0);
+	assert_int_equal(reexec_cmd_set_dir(cmd, "/nonexistent/reexec"), 0);
+	expect_fail(reexec_start(cmd), ENOENT);
+	expect_fail(reexec_start(cmd), ENOENT);
+	expect_fail(reexec_pid(cmd), ECHILD);
+	expect_fail(reexec_wait(cmd, &status), ECHILD);
+	assert_true(no_children());
+	assert_int_equal(reexec_cmd_set_dir(cmd, "/"), 0);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 0);
+	assert_int_equal(reexec_take_result(cmd, &data, &len), 0);
+	assert_int_equal(len, 3);
+	assert_string_equal(data, "abc");
+	free(data);
+	expect_fail(reexec_start(cmd), EBUSY);
+	reexec_cmd_free(cmd);
+}
+
 /* Taken twice: the second time there is nothing. */
 static void result_taken_once(void **state)
 {
@@ -780,6 +808,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(readiness),
 	        cmocka_unit_test(round_trips),
 	        cmocka_unit_test(data_bad_input),
+	        cmocka_unit_test(failed_start_startable_again),
 	        cmocka_unit_test(result_taken_once),
 	        cmocka_unit_test(three_levels),
 	};
