@@ -135,7 +135,11 @@ static void unlock_jobs(void)
 
 static void forget_spawner(void)
 {
+	/* The condition variables too: they still count the parent's
+	 * spawner among their waiters, and a broadcast would wait for it. */
 	pthread_mutex_init(&job_lock, NULL);
+	pthread_cond_init(&job_posted, NULL);
+	pthread_cond_init(&job_done, NULL);
 	jobs = NULL;
 	running = NULL; /* (the thread is the parent's; its memory too) */
 	users = 0;
