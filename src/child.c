@@ -258,6 +258,8 @@ int child_run(reexec_fn fn, int argc, char *argv[])
 	 * dynamic loader failed, the program ended before reexec_init(). */
 	if (chan_fd >= 0)
 		frame_send(chan_fd, FRAME_STARTED, NULL, 0, 0);
+	/* (Never NULL: reexec_init() refuses a name without a function.) */
+	// cppcheck-suppress ctunullpointer
 	v = fn(argc, argv);
 	/* A fork server's child: the server reports the status itself. */
 	if (chan_fd >= 0 && !forked_by_server) {

@@ -403,11 +403,12 @@ void reap_orphans(void)
 void kill_orphans(void)
 {
 	pid_t server = reexec_forkserver_pid(), kids[256];
-	int n, left;
+	int left;
 
 	do {
+		int n = children_of(getpid(), kids, 256);
+
 		left = 0;
-		n = children_of(getpid(), kids, 256);
 		for (int i = 0; i < n; i++) {
 			/* Listed as our child and not yet reaped by us: the
 			 * pid is still that child's. */

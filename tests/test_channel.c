@@ -203,7 +203,6 @@ static int low_as_probe(int argc, char *argv[])
 	if (setrlimit(RLIMIT_AS, &low) < 0)
 		return 11;
 	rc = reexec_start(cmd);
-	err = errno;
 	/* (The soft limit only: it can be raised again.) */
 	if (setrlimit(RLIMIT_AS, &old) < 0)
 		return 12;
