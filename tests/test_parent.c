@@ -362,6 +362,9 @@ static void spawner_thread_ends(void **state)
 	(void)state;
 	if (server) /* it holds the thread: take it away for a while */
 		assert_int_equal(reexec_forkserver_stop(), 0);
+	/* One round first: a runtime that starts a thread of its own at the
+	 * first pthread_create (ThreadSanitizer's) has it then. */
+	reexec_cmd_free(start_tied());
 	base = count_threads();
 	a = start_tied();
 	assert_int_equal(count_threads(), base + 1);
@@ -398,7 +401,11 @@ static void spawner_thread_ends(void **state)
 		assert_int_equal(reexec_forkserver_start(REEXEC_FORKSERVER_ALL),
 		                 0);
 
-	/* What it is for. */
+	/* What it is for. (Not under ThreadSanitizer, which keeps a thread
+	 * of its own in every process.) */
+	if (getenv("TEST_SANITIZER") &&
+	    strcmp(getenv("TEST_SANITIZER"), "tsan") == 0)
+		return;
 	assert_int_equal(run_probe("unshare_probe",
 	                           "no user namespaces for this user here"),
 	                 0);
