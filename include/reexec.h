@@ -432,8 +432,8 @@ REEXEC_API int reexec_cmd_setsid(reexec_cmd *cmd);
  * It is the process that counts, not the thread that called
  * reexec_start(): such a child survives the end of the thread that
  * started it. (The library starts it from a thread of its own that lives
- * as long as the process; plain PR_SET_PDEATHSIG would fire when the
- * starting thread exits.) A parent that dies while the child is still
+ * as long as the child, see below; plain PR_SET_PDEATHSIG would fire when
+ * the starting thread exits.) A parent that dies while the child is still
  * starting up is caught too: reexec_init() checks the parent before the
  * function runs, and sends the child sig at once when it is gone.
  * The signal needs Linux; the descriptor works everywhere. A program that
