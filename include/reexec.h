@@ -61,6 +61,15 @@ extern "C" {
 #define REEXEC_API
 #endif
 
+/* A variadic list that must end in a NULL pointer: the compiler warns
+ * about a call that forgets it (-Wformat, part of -Wall, in GCC; on by
+ * default in Clang). */
+#if defined(__GNUC__)
+#define REEXEC_SENTINEL __attribute__((sentinel))
+#else
+#define REEXEC_SENTINEL
+#endif
+
 #define REEXEC_VERSION_MAJOR 0
 #define REEXEC_VERSION_MINOR 1
 #define REEXEC_VERSION_PATCH 0
@@ -139,21 +148,29 @@ REEXEC_API int reexec_register_multicall(const char *name, reexec_fn fn,
  * reexec_init - run the registered function that argv[0] names, or return.
  *
  * Call it at the top of main(), after the registrations and before anything
- * else (before starting threads, before touching stdio). When the last path
- * component of argv[0] is a registered name, this is a child started by
- * reexec_start(): the function runs with argc and argv as given and the
- * process exits with its return value through exit(3), so atexit handlers
- * run and stdio is flushed; reexec_init() does not return then.
+ * else (before starting threads, before touching stdio). In a child started
+ * by reexec_start() (its environment has REEXEC_CHANNEL), the last path
+ * component of argv[0] names the function: it runs with argc and argv as
+ * given and the process exits with its return value through exit(3), so
+ * atexit handlers run and stdio is flushed; reexec_init() does not return
+ * then.
  *
  * Before the function runs, the child checks its channel (REEXEC_CHANNEL):
  * its peer must be this process's parent, running as this process's
  * effective user, as the kernel recorded when the parent made the socket
- * pair. Without a channel only entries of reexec_register_multicall() run.
- * When the check fails, or the channel names a function this binary does
- * not have, or the input does not arrive whole, no function runs: the
- * child writes one line to stderr, tells its parent why over the channel
- * when there is a genuine one (reexec_wait() then fails with that errno),
- * and ends with _exit(REEXEC_EXIT_REFUSED), running no exit handlers.
+ * pair. When the check fails, or the channel names a function this binary
+ * does not have, or the input does not arrive whole, no function runs and
+ * main does not either: the child writes one line to stderr, tells its
+ * parent why over the channel when there is a genuine one (reexec_wait()
+ * then fails with that errno), and ends with _exit(REEXEC_EXIT_REFUSED),
+ * running no exit handlers. A channel variable that is present proves this
+ * or is refused, whatever argv[0] says.
+ *
+ * With no REEXEC_CHANNEL in the environment at all, this is an ordinary
+ * start of the program, whatever argv[0] says: a binary whose file has a
+ * registered function's name ("./worker" of a program that registers
+ * "worker") starts as itself, silently. Only an entry of
+ * reexec_register_multicall() runs by name alone then.
  *
  * Otherwise it returns 0 and main goes on. It reads argv[0] only when argc
  * is at least 1 and argv is not NULL, and never reads past argv[argc - 1].
@@ -259,7 +276,8 @@ REEXEC_API const char *reexec_self(void);
  * reexec_command - build a command that runs the function registered as
  * name, with the given extra arguments.
  *
- * The variable arguments are C strings, terminated by a NULL pointer. The
+ * The variable arguments are C strings, terminated by a NULL pointer
+ * (GCC and Clang warn about a call without it). The
  * child's argv is exactly name followed by the arguments, byte for byte.
  * Everything is copied. Nothing is started: configure the command with the
  * reexec_cmd_* functions, then call reexec_start() or reexec_run(). By
@@ -274,7 +292,7 @@ REEXEC_API const char *reexec_self(void);
  *           main() again instead of the function.
  *   ENOMEM  out of memory.
  */
-REEXEC_API reexec_cmd *reexec_command(const char *name, ...);
+REEXEC_API reexec_cmd *reexec_command(const char *name, ...) REEXEC_SENTINEL;
 
 /**
  * reexec_commandv - reexec_command() with the extra arguments in an array.
@@ -289,10 +307,16 @@ REEXEC_API reexec_cmd *reexec_commandv(const char *name, char *const args[]);
  *
  * Closes the parent's ends of the command's pipes and its pidfd. When the
  * child was started and has not been waited for, it is killed with SIGKILL
- * (the child only, not its group) and reaped, so no zombie is left behind: wait for a child before freeing its
- * command if it should finish its work. This may block for the moment the
- * kernel takes to end the child. NULL is ignored. Not thread-safe for the
- * same command.
+ * (the child only, not its group) and reaped, so no zombie is left
+ * behind: wait for a child before freeing its command if it should finish
+ * its work. This may block for the moment the kernel takes to end the
+ * child. When the kernel refuses the signal (EPERM: the caller changed
+ * its credentials since the start, or the child its own), the child is
+ * not waited for, which could be forever: everything of the command's is
+ * released all the same and the child runs on, no longer tracked; once it
+ * ends it stays a zombie of the caller's process until that process
+ * reaps it (waitpid() on reexec_pid(), before the free) or ends. NULL is
+ * ignored. Not thread-safe for the same command.
  */
 REEXEC_API void reexec_cmd_free(reexec_cmd *cmd);
 
@@ -477,13 +501,21 @@ REEXEC_API int reexec_cmd_setsid(reexec_cmd *cmd);
  * It is the process that counts, not the thread that called
  * reexec_start(): such a child survives the end of the thread that
  * started it. (The library starts it from a thread of its own that lives
- * as long as the process; plain PR_SET_PDEATHSIG would fire when the
- * starting thread exits.) A parent that dies while the child is still
+ * as long as the child, see below; plain PR_SET_PDEATHSIG would fire when
+ * the starting thread exits.) A parent that dies while the child is still
  * starting up is caught too: reexec_init() checks the parent before the
  * function runs, and sends the child sig at once when it is gone.
  * The signal needs Linux; the descriptor works everywhere. A program that
  * forks without exec keeps the watch open in the fork, delaying the
  * end-of-file until the fork has ended too.
+ *
+ * With a signal, the child is spawned from a thread of the library's own
+ * (all signals blocked), started with the first such child and ended
+ * (joined) when the last of them, and the fork server, which is started
+ * this way, have been reaped: when the wait, stop or free that reaps the
+ * last returns, the process has its own threads only again, as
+ * unshare(CLONE_NEWUSER) requires. The watch pipe (two close-on-exec
+ * descriptors) stays open from the first command with this call on.
  *
  * The child finds, until reexec_init() consumes it, the environment
  * variable REEXEC_PARENT; the descriptor is the one after the extra
@@ -556,7 +588,8 @@ REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
  * without O_CLOEXEC. Every descriptor the library creates is close-on-exec.
  * A failure to set up or execute the child is reported here, synchronously,
  * and leaves no process behind. Does not block beyond the spawn itself.
- * A command is started at most once.
+ * A command is started at most once; a start that fails leaves it as it
+ * was (settings and input included), to be changed and started again.
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.
@@ -615,6 +648,11 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  *           reach the child whole, or its result stream was truncated or
  *           not made of frames.
  *   EMSGSIZE, ENOMEM  the input was too large for the child's memory.
+ *   ENOEXEC  the child exited before its function started, saying nothing:
+ *           the dynamic loader could not start it (status 127, under a
+ *           low RLIMIT_AS, say), or the program ended before
+ *           reexec_init() ran. (A function that starts and then exits
+ *           with any status, 127 included, is no error.)
  */
 REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
 
@@ -649,6 +687,8 @@ REEXEC_API int reexec_run(reexec_cmd *cmd, int *status);
  * Returns 0, or -1 with errno set:
  *   ETIMEDOUT  the deadline passed and the child was stopped; *status
  *              tells how it ended.
+ *   EPERM   the deadline passed and the child could not be stopped (see
+ *           reexec_stop()); it runs on.
  *   or an error of reexec_start() or reexec_wait().
  */
 REEXEC_API int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms, int *status);
@@ -697,7 +737,12 @@ REEXEC_API int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms);
  * Returns 0 with the final wait status in *status (when not NULL), which
  * says how the child ended (WTERMSIG() is SIGKILL when it had to be
  * killed), or -1 with errno set:
- *   an error of reexec_wait().
+ *   EPERM  the kernel refused SIGKILL: the caller may no longer signal the
+ *          child (it changed its credentials since the start, or the
+ *          child its own). The child runs on and the command stays as it
+ *          was: it can be waited for, or freed. No grace period is waited
+ *          out when the first signal is refused already.
+ *   or an error of reexec_wait().
  */
 REEXEC_API int reexec_stop(reexec_cmd *cmd, int grace_ms, int *status);
 
@@ -756,6 +801,9 @@ struct reexec_capture {
  *   EINVAL  cmd or cap is NULL, cap->flags holds an unknown bit or MERGE
  *           with STDERR, or cap->timeout_ms is negative.
  *   ETIMEDOUT  the deadline passed; the child was stopped (see above).
+ *   EPERM   the deadline passed and the child could not be stopped (see
+ *           reexec_stop()); it runs on, and the command can still be
+ *           waited for.
  *   ENOMEM  out of memory for the output.
  *   or an error of reexec_start() or reexec_wait().
  */
@@ -931,6 +979,12 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * lazy binding (unresolved symbols it never calls) cannot use the
  * server.
  *
+ * While it runs, this process holds its socket and pidfd (close-on-exec)
+ * and the thread of reexec_cmd_parent_death() (the server is started with
+ * a parent-death signal); the server keeps the namespaces, credentials and
+ * limits of its start. A program that will unshare(CLONE_NEWUSER), which
+ * needs a single thread, or change those, stops the server first.
+ *
  * Without this call the server starts on the first command that asks for
  * it. It ends with this process, or with reexec_forkserver_stop(): by a
  * parent-death signal, and, should that not come, as soon as its channel
@@ -958,8 +1012,14 @@ REEXEC_API int reexec_forkserver_start(int flags);
  * REEXEC_FORKSERVER_ALL default. Its spares end with it. Children it
  * started run on, but their status is lost (ECHILD), except those that
  * asked for a parent-death signal: the server is their parent, so they
- * get it now. Thread-safe.
- * Returns 0.
+ * get it now. Thread-safe. Never blocks beyond the moment SIGKILL takes.
+ *
+ * Returns 0, or -1 with errno set:
+ *   EPERM  the kernel refused SIGKILL (the caller changed its credentials
+ *          since the server started): the server is not waited for; its
+ *          socket is closed, so it ends by itself, and it is forgotten all
+ *          the same (the next start starts a new one), and the default is
+ *          off.
  */
 REEXEC_API int reexec_forkserver_stop(void);
 

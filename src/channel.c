@@ -172,6 +172,9 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 	case FRAME_READY:
 		ch->ready = true;
 		break;
+	case FRAME_STARTED:
+		ch->started = true;
+		break;
 	case FRAME_STATUS:
 		ch->code = frame_int(f);
 		ch->has_status = true;
@@ -244,8 +247,10 @@ void chan_drain(struct reexec_cmd *cmd)
  * cmd->lost): settle what its wait reports. The status the function
  * returned, sent over the channel, stands in for one the caller's
  * process took from us; a child that ended on its own but refused to run
- * the function, or left its result unfinished, is an error, with its
- * status still stored. */
+ * the function, never reached it (it said neither why nor that the
+ * function starts: the dynamic loader failed, say, with status 127), or
+ * left its result unfinished, is an error, with its status still
+ * stored. */
 int chan_conclude(struct reexec_cmd *cmd, int rc)
 {
 	struct chan *ch = &cmd->chan;
@@ -261,6 +266,8 @@ int chan_conclude(struct reexec_cmd *cmd, int rc)
 	if (WIFEXITED(cmd->status)) {
 		if (ch->err)
 			cmd->wait_err = ch->err;
+		else if (!ch->started)
+			cmd->wait_err = ENOEXEC;
 		else if (ch->result.begun && !stream_complete(&ch->result))
 			cmd->wait_err = EPROTO;
 	}

@@ -249,17 +249,25 @@ void child_forget_channel(void)
 	result_sent = false;
 }
 
-int child_finish(int code)
+int child_run(reexec_fn fn, int argc, char *argv[])
 {
-	int32_t v = code;
+	int32_t v;
 
+	/* So that the parent can tell a function that ended (with any
+	 * status, 127 included) from a child that never got this far: the
+	 * dynamic loader failed, the program ended before reexec_init(). */
+	if (chan_fd >= 0)
+		frame_send(chan_fd, FRAME_STARTED, NULL, 0, 0);
+	/* (Never NULL: reexec_init() refuses a name without a function.) */
+	// cppcheck-suppress ctunullpointer
+	v = fn(argc, argv);
 	/* A fork server's child: the server reports the status itself. */
 	if (chan_fd >= 0 && !forked_by_server) {
 		pthread_mutex_lock(&send_lock);
 		frame_send(chan_fd, FRAME_STATUS, &v, sizeof(v), 0);
 		pthread_mutex_unlock(&send_lock);
 	}
-	return code;
+	return v;
 }
 
 static int need_channel(void)

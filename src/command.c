@@ -92,9 +92,16 @@ reexec_cmd *reexec_command(const char *name, ...)
 
 void reexec_cmd_free(reexec_cmd *cmd)
 {
+	(void)cmd_free(cmd);
+}
+
+int cmd_free(struct reexec_cmd *cmd)
+{
+	int rc;
+
 	if (!cmd)
-		return;
-	cmd_release_process(cmd);
+		return 0;
+	rc = cmd_release_process(cmd);
 	cmd_close_pipes(cmd);
 	chan_release(cmd);
 	free_strv(cmd->argv);
@@ -105,6 +112,9 @@ void reexec_cmd_free(reexec_cmd *cmd)
 		free(cmd->stdio[i].path);
 	free(cmd->extra_fd);
 	free(cmd);
+	if (rc < 0)
+		errno = EPERM;
+	return rc;
 }
 
 /* The checks every function that changes or starts a command makes:

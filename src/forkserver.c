@@ -118,20 +118,27 @@ static void forget_server(void)
 	server_identity = NULL;
 }
 
-static void end_server(void)
+/* 0, or -1 with EPERM when the server could not be killed (the caller
+ * changed its credentials since it started it): it is left to end when it
+ * finds its socket closed. */
+static int end_server(void)
 {
+	int rc = 0;
+
 	if (server_owner != getpid()) {
 		forget_server();
-		return;
+	} else {
+		/* Hung up first, the server ends by itself even where this
+		 * process may no longer signal it (it dropped privileges
+		 * since). */
+		close_keep_errno(server->chan.fd);
+		server->chan.fd = -1;
+		rc = cmd_free(server); /* SIGKILL and reap */
 	}
-	/* Hung up first, the server ends by itself even where this process
-	 * may no longer signal it (it dropped privileges since). */
-	close_keep_errno(server->chan.fd);
-	server->chan.fd = -1;
-	reexec_cmd_free(server); /* SIGKILL and reap */
 	server = NULL;
 	free(server_identity);
 	server_identity = NULL;
+	return rc;
 }
 
 /* A fork of this process (without exec) has copies of the lock and the
@@ -238,12 +245,17 @@ int reexec_forkserver_start(int flags)
 
 int reexec_forkserver_stop(void)
 {
+	int rc = 0, err = 0;
+
 	pthread_mutex_lock(&server_lock);
 	atomic_store(&by_default, false);
-	if (server)
-		end_server();
+	if (server && end_server() < 0) {
+		rc = -1;
+		err = errno;
+	}
 	pthread_mutex_unlock(&server_lock);
-	return 0;
+	errno = err ? err : errno;
+	return rc;
 }
 
 pid_t reexec_forkserver_pid(void)
@@ -545,7 +557,7 @@ int spawn_via_server(struct reexec_cmd *cmd)
 			 * new one. */
 			pthread_mutex_lock(&server_lock);
 			if (server && server_gen == gen)
-				end_server();
+				(void)end_server();
 			pthread_mutex_unlock(&server_lock);
 		}
 		cmd->chan.fd = -1;

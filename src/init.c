@@ -72,13 +72,15 @@ int reexec_init(int argc, char *argv[])
 			             "that name",
 			             ENOENT, fd);
 		child_take_input(fd, name);
-	} else if (!fn) {
-		/* Not a child of ours: find our binary now, while its files
-		 * are still where the program started from. */
+	} else if (!fn || !(flags & REG_MULTICALL)) {
+		/* No channel at all: an ordinary start of the program, even
+		 * when its file bears a function's name (a "worker" binary
+		 * that registers "worker"); only a multicall entry runs by
+		 * name alone. Running main gives whoever started us nothing
+		 * that starting the program did not. Find our binary now,
+		 * while its files are still where the program started from. */
 		self_resolve();
 		return 0;
-	} else if (!(flags & REG_MULTICALL)) {
-		child_refuse(name, "not started by this program", EACCES, -1);
 	} else if (child_secure() && !(flags & REEXEC_ALLOW_SETUID)) {
 		child_refuse(name, "multicall entry in a setuid program",
 		             EACCES, -1);
@@ -95,5 +97,5 @@ int reexec_init(int argc, char *argv[])
 	/* fn is set: every path without one returned or refused (and
 	 * child_refuse() does not return). */
 	// cppcheck-suppress nullPointerRedundantCheck
-	exit(child_finish(fn(argc, argv)));
+	exit(child_run(fn, argc, argv));
 }

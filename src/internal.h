@@ -52,6 +52,7 @@ enum frame_type {
 	FRAME_ERROR,     /* child: refused to run, this errno says why */
 	FRAME_EXIT,      /* fork server, on the relay: the child's status */
 	FRAME_FORKED,    /* fork server, on the relay: the child's pid */
+	FRAME_STARTED,   /* child: its function starts now */
 };
 #define FRAME_HDR 8
 #define FRAME_CHUNK 65536
@@ -94,6 +95,7 @@ struct chan {
 	size_t in_len, in_sent;
 	bool begin_sent;
 	bool ready, has_status, has_exit;
+	bool started;    /* FRAME_STARTED: the child reached its function */
 	bool broken;     /* malformed: frames are dropped from now on */
 	int exit_status; /* FRAME_EXIT's wait status */
 	int code;        /* FRAME_STATUS */
@@ -150,6 +152,7 @@ struct reexec_cmd {
 	bool via_server;   /* started by the fork server: not our child */
 	int relay_fd;      /* the server's word on it: -1 when none (left) */
 	int parent_death_sig;
+	bool spawner_held; /* spawned by the spawner thread, not reaped yet */
 	struct chan chan;
 	int wait_err; /* reexec_wait's errno, once reaped (0: none) */
 };
@@ -212,6 +215,9 @@ HIDDEN int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 /* parent.c */
 HIDDEN int parent_watch_fd(void);
 HIDDEN int spawn_from_spawner(struct reexec_cmd *cmd);
+/* A child spawn_from_spawner() started (cmd->spawner_held) has been
+ * reaped: the spawner thread ends when no other needs it. */
+HIDDEN void spawner_release(void);
 HIDDEN void parent_child_setup(void);
 
 /* channel.c: the parent's side */
@@ -310,7 +316,9 @@ HIDDEN bool child_secure(void);
 HIDDEN void child_accept(int fd, const char *name);
 /* Read the input whole and keep the channel for the function, or refuse. */
 HIDDEN void child_take_input(int fd, const char *name);
-HIDDEN int child_finish(int code);
+/* Tell the parent the function starts, run it, send what it returned;
+ * returns that, for exit(). */
+HIDDEN int child_run(reexec_fn fn, int argc, char *argv[]);
 /* In a child forked by the fork server: the server's channel is not ours,
  * and the server, not we, reports our status. */
 HIDDEN void child_forget_channel(void);
@@ -339,7 +347,10 @@ HIDDEN int open_pidfd(pid_t pid);
 HIDDEN bool pidfds_available(void);
 HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
 HIDDEN int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status);
-HIDDEN void cmd_release_process(struct reexec_cmd *cmd);
+HIDDEN int cmd_release_process(struct reexec_cmd *cmd);
+/* reexec_cmd_free(), telling whether the child had to be left running:
+ * -1 with EPERM then. */
+HIDDEN int cmd_free(struct reexec_cmd *cmd);
 
 /* clock.c */
 HIDDEN long long deadline_after(int timeout_ms);

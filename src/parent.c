@@ -4,7 +4,10 @@
  * the parent process: a child spawned from a short-lived thread would be
  * killed when that thread returns. So commands that ask for a signal on
  * parent death are spawned from one thread of the library's own, which
- * lives, blocked, as long as the process. The child sets the signal itself
+ * lives, blocked, as long as any child it spawned is unreaped (the fork
+ * server is one), and ends when the last of them has been reaped, so that
+ * a program that needs to be single-threaded again (for
+ * unshare(CLONE_NEWUSER), say) can be. The child sets the signal itself
  * first thing in reexec_init() and then checks that its parent is still
  * the process that spawned it, so a parent that died while the child was
  * still starting up is noticed too.
@@ -19,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #include "internal.h"
@@ -71,21 +76,38 @@ struct job {
 	struct job *next;
 };
 
+/* One spawner thread; told to quit, it leaves at once, and whoever told
+ * it joins it. A new one may start meanwhile: each has its own flag. */
+struct spawner {
+	pthread_t th;
+	pid_t tid; /* 0 where there is no gettid */
+	bool quit;
+};
+
 static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t job_posted = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t job_done = PTHREAD_COND_INITIALIZER;
 static struct job *jobs;
-static bool spawner_running;
+static struct spawner *running; /* NULL: no spawner */
+/* Spawns under way plus children spawned and not reaped yet: while there
+ * is one, the spawner stays. */
+static unsigned long users;
 
 static void *spawner(void *arg)
 {
-	(void)arg;
+	struct spawner *self = arg;
+
 	pthread_mutex_lock(&job_lock);
+#ifdef SYS_gettid
+	self->tid = (pid_t)syscall(SYS_gettid);
+#endif
 	for (;;) {
 		struct job *job;
 
-		while (!jobs)
+		while (!jobs && !self->quit)
 			pthread_cond_wait(&job_posted, &job_lock);
+		if (self->quit)
+			break;
 		job = jobs;
 		jobs = job->next;
 		pthread_mutex_unlock(&job_lock);
@@ -95,6 +117,7 @@ static void *spawner(void *arg)
 		job->done = true;
 		pthread_cond_broadcast(&job_done);
 	}
+	pthread_mutex_unlock(&job_lock);
 	return NULL;
 }
 
@@ -112,23 +135,27 @@ static void unlock_jobs(void)
 
 static void forget_spawner(void)
 {
+	/* The condition variables too: they still count the parent's
+	 * spawner among their waiters, and a broadcast would wait for it. */
 	pthread_mutex_init(&job_lock, NULL);
+	pthread_cond_init(&job_posted, NULL);
+	pthread_cond_init(&job_done, NULL);
 	jobs = NULL;
-	spawner_running = false;
+	running = NULL; /* (the thread is the parent's; its memory too) */
+	users = 0;
 }
 
 /* Start the spawner thread, with every signal blocked so that it never
  * takes one meant for the program's own threads. Call with job_lock. */
 static int spawner_start(void)
 {
+	struct spawner *s;
 	sigset_t all, old;
-	pthread_attr_t attr;
-	pthread_t th;
 	int rc;
 
 	static bool atfork_done;
 
-	if (spawner_running)
+	if (running)
 		return 0;
 	if (!atfork_done) {
 		rc = pthread_atfork(lock_jobs, unlock_jobs, forget_spawner);
@@ -136,17 +163,47 @@ static int spawner_start(void)
 			return rc;
 		atfork_done = true;
 	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&th, &attr, spawner, NULL);
-	pthread_attr_destroy(&attr);
+	rc = pthread_create(&s->th, NULL, spawner, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc)
+	if (rc) {
+		free(s);
 		return rc;
-	spawner_running = true;
+	}
+	running = s;
 	return 0;
+}
+
+void spawner_release(void)
+{
+	struct spawner *s = NULL;
+
+	pthread_mutex_lock(&job_lock);
+	if (users > 0 && --users == 0 && running) {
+		s = running;
+		running = NULL;
+		s->quit = true;
+		pthread_cond_broadcast(&job_posted);
+	}
+	pthread_mutex_unlock(&job_lock);
+	if (s) {
+		/* It holds no lock and waits for nothing but job_lock: the
+		 * join is immediate. */
+		pthread_join(s->th, NULL);
+#ifdef SYS_tgkill
+		/* The join returns when the thread has left, a moment before
+		 * the kernel forgets it; until then unshare(CLONE_NEWUSER)
+		 * would still count it. (Signal 0 sends nothing.) */
+		while (s->tid > 0 &&
+		       syscall(SYS_tgkill, getpid(), s->tid, 0) == 0)
+			sched_yield();
+#endif
+		free(s);
+	}
 }
 
 int spawn_from_spawner(struct reexec_cmd *cmd)
@@ -162,13 +219,20 @@ int spawn_from_spawner(struct reexec_cmd *cmd)
 		errno = rc;
 		return -1;
 	}
+	users++;
 	for (tail = &jobs; *tail; tail = &(*tail)->next)
 		;
 	*tail = &job;
-	pthread_cond_signal(&job_posted);
+	/* (Broadcast: a spawner told to quit may be waiting too.) */
+	pthread_cond_broadcast(&job_posted);
 	while (!job.done)
 		pthread_cond_wait(&job_done, &job_lock);
 	pthread_mutex_unlock(&job_lock);
+	/* (A child gone and reaped by a host already is not held.) */
+	if (job.rc == 0 && cmd->state == CMD_RUNNING)
+		cmd->spawner_held = true; /* until it is reaped */
+	else
+		spawner_release();
 	errno = job.err;
 	return job.rc;
 }

@@ -212,6 +212,10 @@ int wait_child(struct reexec_cmd *cmd, int *status)
 		cmd->lost = true; /* never touch that pid again */
 	else
 		cmd->status = status_of(&si);
+	if (cmd->spawner_held) {
+		cmd->spawner_held = false;
+		spawner_release();
+	}
 	if (chan_conclude(cmd, rc) < 0 && cmd->lost) {
 		errno = ECHILD;
 		return -1;
@@ -341,6 +345,20 @@ int reexec_signal(reexec_cmd *cmd, int sig)
 	return send_signal(cmd, sig, false);
 }
 
+/* SIGKILL the child (or its group), unless the kernel refuses: after the
+ * caller changed its credentials, or the child its own, the caller may no
+ * longer signal it (EPERM). Then 0 only when it has ended all the same
+ * (so reaping it does not block); -1 with EPERM while it runs on. Any
+ * other error means it is gone already, which the wait tells. */
+static int kill_child(struct reexec_cmd *cmd, bool group)
+{
+	if (send_signal(cmd, SIGKILL, group) == 0 || errno != EPERM ||
+	    child_exited(cmd))
+		return 0;
+	errno = EPERM;
+	return -1;
+}
+
 int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status)
 {
 	bool group = owns_group(cmd);
@@ -349,11 +367,14 @@ int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status)
 	if (grace_ms < 0)
 		grace_ms = cmd->stop_grace_ms >= 0 ? cmd->stop_grace_ms
 		                                   : STOP_GRACE_DEFAULT_MS;
-	/* An error here means the child (or group) is gone already; the
-	 * wait below tells the rest. */
-	send_signal(cmd, polite, group);
-	if (wait_exit(cmd, grace_ms) < 0 || group)
-		send_signal(cmd, SIGKILL, group);
+	/* ESRCH here means the child (or group) is gone already; the wait
+	 * below tells the rest. EPERM: no signal of ours reaches it, so
+	 * there is no point in a grace period. */
+	if (send_signal(cmd, polite, group) < 0 && errno == EPERM)
+		grace_ms = 0;
+	if ((wait_exit(cmd, grace_ms) < 0 || group) &&
+	    kill_child(cmd, group) < 0)
+		return -1; /* it runs on, and can be waited for */
 	return wait_child(cmd, status);
 }
 
@@ -378,15 +399,24 @@ int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms)
 }
 
 /* For reexec_cmd_free(): end a child that is still running, reap it and
- * close the pidfd. */
-void cmd_release_process(struct reexec_cmd *cmd)
+ * close the pidfd. A child that cannot be killed (EPERM) is not waited
+ * for, which could be forever: it is left running, and -1 with EPERM
+ * says so. */
+int cmd_release_process(struct reexec_cmd *cmd)
 {
+	int rc = 0;
+
 	if (cmd->state == CMD_RUNNING) {
-		send_signal(cmd, SIGKILL, false);
-		wait_child(cmd, NULL);
+		if (kill_child(cmd, false) == 0)
+			wait_child(cmd, NULL);
+		else
+			rc = -1;
 	}
 	close_keep_errno(cmd->pidfd);
 	cmd->pidfd = -1;
 	close_keep_errno(cmd->relay_fd);
 	cmd->relay_fd = -1;
+	if (rc < 0)
+		errno = EPERM;
+	return rc;
 }

@@ -168,7 +168,7 @@ static _Noreturn void become_child(const struct request *q, int *fds, int nfds)
 	parent_child_setup();
 	while (q->argv[argc])
 		argc++;
-	exit(child_finish(fn(argc, q->argv)));
+	exit(child_run(fn, argc, q->argv));
 }
 
 /* Children that run, and those whose status could not be sent yet. */

@@ -72,7 +72,7 @@ static int set_actions(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 
 /* Commands for the fork server go there (forkserver.c); those whose
  * child must die with this process are spawned from the library's own
- * long-lived thread (see parent.c). */
+ * thread, which outlives them (see parent.c). */
 int spawn_child(struct reexec_cmd *cmd)
 {
 	if (forkserver_wanted(cmd))

@@ -33,6 +33,7 @@ static long body_size(uint32_t type)
 {
 	switch (type) {
 	case FRAME_READY:
+	case FRAME_STARTED:
 		return 0;
 	case FRAME_STATUS:
 	case FRAME_ERROR:

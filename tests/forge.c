@@ -6,8 +6,9 @@
  * MODE none: exec PROGRAM with argv[0] NAME, no channel. Otherwise fork;
  * the child gets descriptor 3 and REEXEC_CHANNEL=3 and execs PROGRAM; the
  * parent speaks the frame format (an 8-byte header: type, body length)
- * as MODE says, prints the types of the frames it receives ("1 4:7"
- * is READY, then STATUS 7), and exits with the child's exit status.
+ * as MODE says, prints the types of the frames it receives ("8 1 4:7"
+ * is STARTED, READY, then STATUS 7), and exits with the child's exit
+ * status.
  *   seqpacket  a unix SOCK_SEQPACKET pair, an empty input: a good parent
  *   stream     a SOCK_STREAM pair        pipe  a pipe
  *   truncated  input of 100 bytes announced, 10 sent, then closed

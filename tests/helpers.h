@@ -32,6 +32,9 @@ int using_forkserver(void);
 
 /* Reap every child of ours but the fork server, waiting for each. */
 void reap_orphans(void);
+/* Kill (SIGKILL) and reap every child of ours but the fork server, the
+ * orphans that came to a subreaper included, until none is left. */
+void kill_orphans(void);
 
 /* Number of open descriptors of this process. */
 int count_fds(void);

@@ -6,6 +6,10 @@
 set -u
 build=$1
 shift
+# Checks that run make themselves (check-install) run it on their own, not
+# as part of ours: without this, the descriptors of our jobserver that
+# MAKEFLAGS names (under make -j) are missing there, and make says so.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 passed=0
 failed=0
 skipped=0

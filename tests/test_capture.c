@@ -220,7 +220,6 @@ static void signals_during_calls(void **state)
 	reexec_cmd_free(cmd);
 
 	ticks = interrupts_stop();
-	print_message("(%d timer signals arrived)\n", ticks);
 	assert_true(ticks > 0);
 	free(input);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -176,6 +177,49 @@ static int multi_euid(int argc, char *argv[])
 	return 0;
 }
 
+/* exit_directly N: end the process from inside the function. */
+static int exit_directly(int argc, char *argv[])
+{
+	exit(argc > 1 ? atoi(argv[1]) : 0);
+}
+
+/* low_as_probe: start a child under an address-space limit too small for
+ * the dynamic loader to map the C library. 0 when its wait fails with
+ * ENOEXEC and keeps its status 127; 2 when the limit cannot be tried
+ * here; otherwise 10 + what went wrong. */
+static int low_as_probe(int argc, char *argv[])
+{
+	reexec_cmd *cmd = reexec_command("exit_code", "0", NULL);
+	struct rlimit old, low;
+	int rc, err, status = -1;
+
+	(void)argc;
+	(void)argv;
+	if (!cmd || reexec_cmd_stdio_null(cmd, 2) < 0 ||
+	    getrlimit(RLIMIT_AS, &old) < 0)
+		return 10;
+	low = old;
+	low.rlim_cur = (rlim_t)2 << 20;
+	if (setrlimit(RLIMIT_AS, &low) < 0)
+		return 11;
+	rc = reexec_start(cmd);
+	/* (The soft limit only: it can be raised again.) */
+	if (setrlimit(RLIMIT_AS, &old) < 0)
+		return 12;
+	if (rc < 0) /* the kernel refused the exec itself */
+		return 2;
+	rc = reexec_wait(cmd, &status);
+	err = errno;
+	reexec_cmd_free(cmd);
+	if (rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 2; /* it fitted: a static binary, say */
+	if (rc == 0)
+		return 13;
+	if (err != ENOEXEC)
+		return 14;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? 0 : 15;
+}
+
 /* --- running other programs --- */
 
 /* Run argv (argv[0] is the path) with stdout and stderr into one buffer;
@@ -241,19 +285,70 @@ static char *self_path(void)
 
 /* --- tests --- */
 
-/* exec -a from a shell: the name alone does not run the function. */
-static void spoofed_argv0_refused(void **state)
+/* Run this suite's binary by hand through bash with script, which ends in
+ * exec -a NAME; return the exit status, the output in out. */
+static int by_hand(const char *script, char *out, size_t size)
 {
-	char *argv[] = {"/bin/bash", "-c", "exec -a print_args \"$0\" x",
-	                self_path(), NULL};
+	char *argv[] = {"/bin/bash", "-c", (char *)script, self_path(), NULL};
+
+	return exit_of(run_prog(argv, out, size));
+}
+
+/* exec -a from a shell, no channel at all: an ordinary start of the
+ * program, whose main runs (and says so), whatever the name; the function
+ * does not. A multicall entry runs by name alone, as always. */
+static void by_hand_runs_main(void **state)
+{
 	char out[512];
 
 	(void)state;
-	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 exec -a print_args "
+	                         "\"$0\" x",
+	                         out, sizeof(out)),
+	                 0);
+	assert_string_equal(out, "main ran as print_args with 1 argument(s)\n");
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 exec -a ./dir/exit_code "
+	                         "\"$0\" 7",
+	                         out, sizeof(out)),
+	                 0);
+	assert_string_equal(out,
+	                    "main ran as ./dir/exit_code with 1 argument(s)\n");
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 exec -a multi_exit_code "
+	                         "\"$0\" 7",
+	                         out, sizeof(out)),
+	                 7);
+	assert_string_equal(out, "");
+}
+
+/* A channel variable that is there but proves nothing: refused, never
+ * main, never the function. */
+static void false_channel_refused(void **state)
+{
+	char out[512];
+
+	(void)state;
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 REEXEC_CHANNEL=junk "
+	                         "exec -a print_args \"$0\" x",
+	                         out, sizeof(out)),
 	                 REEXEC_EXIT_REFUSED);
-	assert_string_equal(
-	        out, "reexec: not running print_args: not started by this "
-	             "program\n");
+	assert_string_equal(out, "reexec: not running print_args: malformed "
+	                         "REEXEC_CHANNEL\n");
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 REEXEC_CHANNEL=0 exec -a "
+	                         "print_args \"$0\" x",
+	                         out, sizeof(out)),
+	                 REEXEC_EXIT_REFUSED);
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 REEXEC_CHANNEL=9 exec -a "
+	                         "print_args \"$0\" x 9</dev/null",
+	                         out, sizeof(out)),
+	                 REEXEC_EXIT_REFUSED);
+	assert_string_equal(out, "reexec: not running print_args: its channel "
+	                         "is not a channel\n");
+	/* Under the program's own name too: a channel is a claim. */
+	assert_int_equal(by_hand("TEST_MAIN_PROBE=1 REEXEC_CHANNEL=9 exec "
+	                         "\"$0\" 9</dev/null",
+	                         out, sizeof(out)),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "its channel is not a channel"));
 }
 
 /* A channel of someone else's making: a SOCK_SEQPACKET pair made by our
@@ -270,7 +365,7 @@ static void forged_channels(void **state)
 	snprintf(forge, sizeof(forge), "%s", beside_self("forge"));
 	/* Same user, speaking the protocol: runs, and says so. */
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))), 5);
-	assert_string_equal(out, "4:5 \n");
+	assert_string_equal(out, "8 4:5 \n"); /* STARTED, STATUS 5 */
 	argv[1] = "stream";
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
 	                 REEXEC_EXIT_REFUSED);
@@ -335,10 +430,15 @@ static void setuid_copy_refuses_other_user(void **state)
 		skip_reason = "the copy does not run setuid here (nosuid?)";
 		goto out;
 	}
-	/* A registered name, spoofed. */
+	/* A registered name, no channel: the program's main, which anyone
+	 * may run; not the function. */
 	as_nobody[7] = "exit_code";
-	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))),
-	                 REEXEC_EXIT_REFUSED);
+	as_nobody[8] = "5";
+	as_nobody[9] = NULL;
+	setenv("TEST_MAIN_PROBE", "1", 1);
+	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))), 0);
+	unsetenv("TEST_MAIN_PROBE");
+	assert_string_equal(out, "main ran as exit_code with 1 argument(s)\n");
 	/* A forged channel: a genuine pair, but made by nobody. */
 	as_nobody[5] = "seqpacket";
 	assert_int_equal(exit_of(run_prog(as_nobody, out, sizeof(out))),
@@ -397,6 +497,56 @@ static void startup_errors(void **state)
 	expect_fail(reexec_wait(cmd, &status), ENOENT);
 	assert_int_equal(exit_of(status), REEXEC_EXIT_REFUSED);
 	reexec_cmd_free(cmd);
+}
+
+/* A child that ends before its function starts (here: its main exits
+ * before reexec_init()) is a start-up failure, ENOEXEC, with its status;
+ * a function that ends with the same status is not. */
+static void died_before_function(void **state)
+{
+	reexec_cmd *cmd = reexec_command("exit_code", "0", NULL);
+	int status = -1;
+
+	(void)state;
+	/* (Exec'd: a fork server's child starts inside a running copy.) */
+	assert_int_equal(reexec_cmd_forkserver(cmd, 0), 0);
+	assert_int_equal(reexec_cmd_setenv(cmd, "TEST_EXIT_BEFORE_INIT", "127"),
+	                 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	expect_fail(reexec_wait_ready(cmd, -1), ESRCH);
+	expect_fail(reexec_wait(cmd, &status), ENOEXEC);
+	assert_int_equal(exit_of(status), 127);
+	status = -1;
+	expect_fail(reexec_stop(cmd, 0, &status), ENOEXEC);
+	assert_int_equal(exit_of(status), 127);
+	reexec_cmd_free(cmd);
+
+	/* The same status from the function: no error, either way it
+	 * ends. */
+	cmd = reexec_command("exit_code", "127", NULL);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 127);
+	reexec_cmd_free(cmd);
+	cmd = reexec_command("exit_directly", "127", NULL);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 127);
+	reexec_cmd_free(cmd);
+}
+
+/* The dynamic loader cannot map the C library (a low RLIMIT_AS): the
+ * child exits 127 before anything of ours runs; that is a start-up
+ * failure too. */
+static void loader_failure(void **state)
+{
+	(void)state;
+	if (getenv("TEST_SANITIZER")) {
+		print_message("skipped: sanitizer runtimes need more address "
+		              "space than the limit leaves\n");
+		skip();
+	}
+	assert_int_equal(run_probe("low_as_probe", "the binary starts even "
+	                                           "under a 2 MiB RLIMIT_AS"),
+	                 0);
 }
 
 /* Input the child cannot take: refused, and its parent told why. */
@@ -571,6 +721,38 @@ static void data_bad_input(void **state)
 	reexec_cmd_free(cmd);
 }
 
+/* A start that fails leaves the command as it was, to be changed and
+ * started again; its input still goes whole to the child that runs. */
+static void failed_start_startable_again(void **state)
+{
+	reexec_cmd *cmd = reexec_command("echo_input", NULL);
+	void *data;
+	size_t len;
+	int status = -1;
+
+	(void)state;
+	assert_int_equal(reexec_cmd_set_input(cmd, "abc", 3), 0);
+	/* (A failure of the caller's side: one in the child before its exec
+	 * cannot be reported under valgrind.) */
+	assert_int_equal(reexec_cmd_stdio_file(cmd, 1, "/nonexistent/reexec",
+	                                       O_WRONLY | O_CREAT, 0600),
+	                 0);
+	expect_fail(reexec_start(cmd), ENOENT);
+	expect_fail(reexec_start(cmd), ENOENT);
+	expect_fail(reexec_pid(cmd), ECHILD);
+	expect_fail(reexec_wait(cmd, &status), ECHILD);
+	assert_true(no_children());
+	assert_int_equal(reexec_cmd_stdio_null(cmd, 1), 0);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	assert_int_equal(exit_of(status), 0);
+	assert_int_equal(reexec_take_result(cmd, &data, &len), 0);
+	assert_int_equal(len, 3);
+	assert_string_equal(data, "abc");
+	free(data);
+	expect_fail(reexec_start(cmd), EBUSY);
+	reexec_cmd_free(cmd);
+}
+
 /* Taken twice: the second time there is nothing. */
 static void result_taken_once(void **state)
 {
@@ -616,16 +798,20 @@ static void three_levels(void **state)
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(spoofed_argv0_refused),
+	        cmocka_unit_test(by_hand_runs_main),
+	        cmocka_unit_test(false_channel_refused),
 	        cmocka_unit_test(forged_channels),
 	        cmocka_unit_test(setuid_copy_refuses_other_user),
 	        cmocka_unit_test(multicall_registration),
 	        cmocka_unit_test(startup_errors),
+	        cmocka_unit_test(died_before_function),
+	        cmocka_unit_test(loader_failure),
 	        cmocka_unit_test(malformed_input),
 	        cmocka_unit_test(malformed_result),
 	        cmocka_unit_test(readiness),
 	        cmocka_unit_test(round_trips),
 	        cmocka_unit_test(data_bad_input),
+	        cmocka_unit_test(failed_start_startable_again),
 	        cmocka_unit_test(result_taken_once),
 	        cmocka_unit_test(three_levels),
 	};
@@ -637,8 +823,13 @@ int main(int argc, char *argv[])
 	reexec_register("child_api_errors", child_api_errors);
 	reexec_register("raw_frames", raw_frames);
 	reexec_register("nest", nest);
+	reexec_register("exit_directly", exit_directly);
+	reexec_register("low_as_probe", low_as_probe);
 	reexec_register_multicall("multi_euid", multi_euid,
 	                          REEXEC_ALLOW_SETUID);
+	/* A program that ends before reexec_init() (died_before_function). */
+	if (getenv("TEST_EXIT_BEFORE_INIT"))
+		_exit(atoi(getenv("TEST_EXIT_BEFORE_INIT")));
 	if (!getenv("NO_EXTRA_NAMES"))
 		reexec_register("only_in_parent", no_result);
 	helpers_init(argc, argv);

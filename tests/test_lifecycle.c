@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -30,6 +31,55 @@ static int ignore_term(int argc, char *argv[])
 		return 1;
 	for (;;)
 		pause();
+	return 0;
+}
+
+/* until_parent_ends: say ready, then wait for the parent process's end. */
+static int until_parent_ends(int argc, char *argv[])
+{
+	struct pollfd p = {.fd = reexec_parent_fd(), .events = POLLIN};
+
+	(void)argc;
+	(void)argv;
+	if (p.fd < 0 || reexec_ready() < 0)
+		return 1;
+	while (poll(&p, 1, -1) < 0)
+		;
+	return 0;
+}
+
+/* out_of_reach exec|server: start a child (through the fork server:
+ * server), drop every privilege so that the child is out of our reach,
+ * and stop it: each call returns, with EPERM, and the child runs on
+ * (until this process ends). Prints the child's pid and the server's (or
+ * 0); returns 0 when all held, 10 + which step failed otherwise. */
+static int out_of_reach(int argc, char *argv[])
+{
+	int server = argc > 1 && strcmp(argv[1], "server") == 0;
+	reexec_cmd *cmd = reexec_command("until_parent_ends", NULL);
+	int status = -1;
+
+	if (!cmd || reexec_cmd_parent_death(cmd, 0) < 0 ||
+	    reexec_cmd_forkserver(cmd, server) < 0 || reexec_start(cmd) < 0)
+		return 10;
+	if (reexec_wait_ready(cmd, -1) < 0)
+		return 11;
+	printf("%d %d\n", (int)reexec_pid(cmd),
+	       server ? (int)reexec_forkserver_pid() : 0);
+	fflush(stdout);
+	if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	    setresuid(65534, 65534, 65534) < 0)
+		return 12;
+	if (reexec_signal(cmd, SIGTERM) == 0 || errno != EPERM)
+		return 13;
+	/* No grace period: no signal of ours reaches it anyway. */
+	if (reexec_stop(cmd, 3600 * 1000, &status) == 0 || errno != EPERM)
+		return 14;
+	if (reexec_wait_timeout(cmd, 0, &status) == 0 || errno != ETIMEDOUT)
+		return 15;
+	reexec_cmd_free(cmd); /* returns, the child left running */
+	if (server && (reexec_forkserver_stop() == 0 || errno != EPERM))
+		return 16;
 	return 0;
 }
 
@@ -377,6 +427,44 @@ static void signals_during_waits(void **state)
 	assert_true(interrupts_stop() > 0);
 }
 
+/* A child started while root, then out of reach once its parent has
+ * dropped its privileges (the kernel refuses it SIGKILL): stopping it,
+ * freeing its command and stopping the fork server return with EPERM
+ * instead of waiting forever. Done in a child of ours, which cannot get
+ * its privileges back; what it leaves behind comes to us. */
+static void stop_out_of_reach(void **state)
+{
+	static const char *const modes[] = {"exec", "server"};
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: needs root, to start a child that an "
+		              "unprivileged caller cannot signal\n");
+		skip();
+	}
+	for (size_t i = 0; i < 2; i++) {
+		reexec_cmd *cmd =
+		        reexec_command("out_of_reach", modes[i], NULL);
+		/* A deadline that only a hang reaches: then the test fails
+		 * instead of hanging. */
+		struct reexec_capture cap = {.flags = REEXEC_CAPTURE_STDOUT,
+		                             .timeout_ms = 120000};
+		int status = -1, child = 0, server = -1;
+
+		assert_int_equal(reexec_cmd_forkserver(cmd, 0), 0);
+		assert_int_equal(reexec_capture(cmd, &cap, &status), 0);
+		assert_int_equal(WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		                 0);
+		assert_int_equal(sscanf(cap.out, "%d %d", &child, &server), 2);
+		assert_true(child > 0 && server >= 0);
+		free(cap.out);
+		reexec_cmd_free(cmd);
+		/* Left running by the calls above; it ends with its parent
+		 * (or, the server's child, is ended with the server). */
+		kill_orphans();
+	}
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -389,12 +477,15 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(sigchld_ignored_host),
 	        cmocka_unit_test(host_reaps_itself),
 	        cmocka_unit_test(signals_during_waits),
+	        cmocka_unit_test(stop_out_of_reach),
 	};
 
 	reexec_register("ignore_term", ignore_term);
 	reexec_register("group_tree", group_tree);
 	reexec_register("daemonize", daemonize);
 	reexec_register("talk_then_hang", talk_then_hang);
+	reexec_register("until_parent_ends", until_parent_ends);
+	reexec_register("out_of_reach", out_of_reach);
 	helpers_init(argc, argv);
 	/* Orphaned grandchildren come to us, so tests can check their end. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -4,6 +4,7 @@
  * process ("the parent") between this suite and the child, so that the
  * parent can die; this suite is a subreaper and inherits the child. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -296,6 +298,119 @@ static void bad_input(void **state)
 	reexec_cmd_free(cmd);
 }
 
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static reexec_cmd *start_tied(void)
+{
+	reexec_cmd *cmd = reexec_command("pause", NULL);
+
+	assert_int_equal(reexec_cmd_parent_death(cmd, SIGKILL), 0);
+	assert_int_equal(reexec_cmd_forkserver(cmd, 0), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	return cmd;
+}
+
+/* unshare_probe: with a tied child running, unshare(CLONE_NEWUSER) fails
+ * (EINVAL: the library's thread is there); once the child is reaped, it
+ * works. 0 when so, 2 when user namespaces are not available here. */
+static int unshare_probe(int argc, char *argv[])
+{
+	reexec_cmd *cmd = reexec_command("pause", NULL);
+	int status;
+
+	(void)argc;
+	(void)argv;
+	if (reexec_cmd_parent_death(cmd, SIGKILL) < 0 ||
+	    reexec_cmd_forkserver(cmd, 0) < 0 || reexec_start(cmd) < 0)
+		return 10;
+	if (unshare(CLONE_NEWUSER) == 0 || errno != EINVAL)
+		return 11;
+	if (reexec_signal(cmd, SIGKILL) < 0 || reexec_wait(cmd, &status) < 0)
+		return 12;
+	reexec_cmd_free(cmd);
+	if (unshare(CLONE_NEWUSER) < 0)
+		return errno == EPERM || errno == ENOSPC || errno == EUSERS
+		               ? 2
+		               : 13;
+	return 0;
+}
+
+/* The library's thread (the spawner of children tied to this process)
+ * runs only while a child it spawned is unreaped: one thread for any
+ * number of them, gone once the last is reaped, by a stop, a wait or a
+ * free, and gone from the kernel's list too when that call returns (so
+ * that unshare(CLONE_NEWUSER) can follow); the fork server, spawned the
+ * same way, holds it while it runs. */
+static void spawner_thread_ends(void **state)
+{
+	bool server = using_forkserver();
+	reexec_cmd *a, *b;
+	int base, status;
+
+	(void)state;
+	if (server) /* it holds the thread: take it away for a while */
+		assert_int_equal(reexec_forkserver_stop(), 0);
+	/* One round first: a runtime that starts a thread of its own at the
+	 * first pthread_create (ThreadSanitizer's) has it then. */
+	reexec_cmd_free(start_tied());
+	base = count_threads();
+	a = start_tied();
+	assert_int_equal(count_threads(), base + 1);
+	b = start_tied();
+	assert_int_equal(count_threads(), base + 1);
+	assert_int_equal(reexec_stop(a, 0, &status), 0);
+	assert_int_equal(count_threads(), base + 1); /* b needs it */
+	reexec_cmd_free(b);
+	assert_int_equal(count_threads(), base);
+	reexec_cmd_free(a);
+
+	/* Again: a new thread, gone after the wait. */
+	a = start_tied();
+	assert_int_equal(count_threads(), base + 1);
+	assert_int_equal(reexec_signal(a, SIGKILL), 0);
+	assert_int_equal(reexec_wait(a, &status), 0);
+	assert_int_equal(count_threads(), base);
+	reexec_cmd_free(a);
+
+	/* A child that only watches needs no thread. */
+	a = reexec_command("pause", NULL);
+	assert_int_equal(reexec_cmd_parent_death(a, 0), 0);
+	assert_int_equal(reexec_cmd_forkserver(a, 0), 0);
+	assert_int_equal(reexec_start(a), 0);
+	assert_int_equal(count_threads(), base);
+	reexec_cmd_free(a);
+
+	/* The fork server. */
+	assert_int_equal(reexec_forkserver_start(0), 0);
+	assert_int_equal(count_threads(), base + 1);
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	assert_int_equal(count_threads(), base);
+	if (server)
+		assert_int_equal(reexec_forkserver_start(REEXEC_FORKSERVER_ALL),
+		                 0);
+
+	/* What it is for. (Not under ThreadSanitizer, which keeps a thread
+	 * of its own in every process.) */
+	if (getenv("TEST_SANITIZER") &&
+	    strcmp(getenv("TEST_SANITIZER"), "tsan") == 0)
+		return;
+	assert_int_equal(run_probe("unshare_probe",
+	                           "no user namespaces for this user here"),
+	                 0);
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +418,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(survives_thread_dies_with_process),
 	        cmocka_unit_test(parent_dies_during_startup),
 	        cmocka_unit_test(bad_input),
+	        cmocka_unit_test(spawner_thread_ends),
 	};
 
 	reexec_register("echo_then_pause", echo_then_pause);
@@ -311,6 +427,7 @@ int main(int argc, char *argv[])
 	reexec_register("middle_watch_plain", middle_watch);
 	reexec_register("middle_thread", middle_thread);
 	reexec_register("middle_early", middle_early);
+	reexec_register("unshare_probe", unshare_probe);
 	helpers_init(argc, argv);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	return cmocka_run_group_tests_name("parent", tests, NULL, NULL);
