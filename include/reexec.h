@@ -539,7 +539,8 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  *   ENOENT  the child's binary has no function of that name.
  *   EPROTO  the channel carried something malformed: the input did not
  *           reach the child whole, or its result stream was truncated or
- *           not made of frames.
+ *           not made of frames (an empty message is malformed too; what
+ *           follows a malformed frame is read and dropped).
  *   EMSGSIZE, ENOMEM  the input was too large for the child's memory.
  */
 REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +19,10 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC 0
+#endif
 
 int frame_send(int fd, enum frame_type type, const void *body, size_t len,
                int flags)
@@ -32,43 +37,6 @@ int frame_send(int fd, enum frame_type type, const void *body, size_t len,
 		n = sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -1 : 0;
-}
-
-/* Receive one frame. The body of a DATA frame for s lands in place; other
- * bodies are at most 8 bytes and land in s->small. Returns 1, 0 at
- * end-of-file, or -1 with errno set: EAGAIN (with MSG_DONTWAIT) or EPROTO
- * when what arrived is no frame. */
-int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
-{
-	unsigned char hdr[FRAME_HDR];
-	struct iovec iov[2] = {{hdr, FRAME_HDR}, {s->small, sizeof(s->small)}};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-	ssize_t n;
-
-	if (s->begun && s->len < s->total) {
-		size_t left = s->total - s->len;
-
-		if (left >= sizeof(s->small)) {
-			iov[1].iov_base = s->data + s->len;
-			iov[1].iov_len =
-			        left < FRAME_CHUNK ? left : FRAME_CHUNK;
-		}
-	}
-	/* ECONNRESET: the peer closed its end with frames of ours unread.
-	 * It is reported once, ahead of what is still queued for us. */
-	do
-		n = recvmsg(fd, &msg, flags);
-	while (n < 0 && (errno == EINTR || errno == ECONNRESET));
-	if (n <= 0)
-		return (int)n;
-	/* Too long for what we expect, or with descriptors attached. */
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n < FRAME_HDR) {
-		errno = EPROTO;
-		return -1;
-	}
-	if (frame_decode(hdr, iov[1].iov_base, (size_t)n - FRAME_HDR, f) < 0)
-		return -1;
-	return 1;
 }
 
 void msg_put_fds(struct msghdr *msg, void *buf, const int *fds, int n)
@@ -111,14 +79,99 @@ int msg_take_fds(struct msghdr *msg, int *fds, int max)
 	return n;
 }
 
+/* Close the descriptors msg carries; were there any? */
+static bool drop_fds(struct msghdr *msg)
+{
+	int fds[4], n = msg_take_fds(msg, fds, 4);
+
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return n > 0;
+}
+
+/* Receive one frame. The body of a DATA frame for s lands in place; other
+ * bodies are at most 8 bytes and land in s->small. Returns 1, 0 at
+ * end-of-file, or -1 with errno set: EAGAIN (with MSG_DONTWAIT) or EPROTO
+ * when what arrived is no frame.
+ *
+ * On a SOCK_SEQPACKET socket an empty message reads as end-of-file does
+ * (0 bytes); with SO_PASSCRED set (the parent's receive() sets it) a
+ * message, empty or not, comes with the sender's credentials and the end
+ * with none, which tells them apart: an empty message is no frame. */
+int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
+{
+	unsigned char hdr[FRAME_HDR];
+	struct iovec iov[2] = {{hdr, FRAME_HDR}, {s->small, sizeof(s->small)}};
+	union { /* room for the credentials (3 ints), not for descriptors */
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	bool message;
+	ssize_t n;
+
+	if (s->begun && s->len < s->total) {
+		size_t left = s->total - s->len;
+
+		if (left >= sizeof(s->small)) {
+			iov[1].iov_base = s->data + s->len;
+			iov[1].iov_len =
+			        left < FRAME_CHUNK ? left : FRAME_CHUNK;
+		}
+	}
+	/* ECONNRESET: the peer closed its end with frames of ours unread.
+	 * It is reported once, ahead of what is still queued for us. */
+	do {
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
+	} while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+	if (n < 0)
+		return -1;
+	message = msg.msg_controllen > 0;
+	/* Descriptors attached: not ours to keep. */
+	if (drop_fds(&msg) || (msg.msg_flags & MSG_CTRUNC))
+		goto bad;
+	if (n == 0 && !message)
+		return 0;
+	/* Too long for what we expect, or empty. */
+	if ((msg.msg_flags & MSG_TRUNC) || n < FRAME_HDR)
+		goto bad;
+	if (frame_decode(hdr, iov[1].iov_base, (size_t)n - FRAME_HDR, f) < 0)
+		return -1;
+	return 1;
+bad:
+	errno = EPROTO;
+	return -1;
+}
+
 static bool input_pending(const struct chan *ch)
 {
 	return !ch->begin_sent || ch->in_sent < ch->in_len;
 }
 
+/* Credentials on every message received, so that frame_recv() can tell
+ * an empty message from the end. Not while the input is being sent: a
+ * socket with SO_PASSCRED that sends is bound to an abstract address. */
+static void pass_credentials(struct chan *ch, bool on)
+{
+#ifdef SO_PASSCRED
+	int v = on;
+
+	if (ch->creds != on &&
+	    setsockopt(ch->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) == 0)
+		ch->creds = on;
+#else
+	(void)ch;
+	(void)on;
+#endif
+}
+
 /* Send as much of the input as the socket takes now. */
 static void send_input(struct chan *ch)
 {
+	if (ch->fd >= 0 && input_pending(ch))
+		pass_credentials(ch, false);
 	while (ch->fd >= 0 && input_pending(ch)) {
 		uint64_t total = ch->in_len;
 		size_t n = ch->in_len - ch->in_sent;
@@ -150,6 +203,7 @@ static void close_chan(struct chan *ch)
 {
 	close_keep_errno(ch->fd);
 	ch->fd = -1;
+	ch->creds = false;
 }
 
 /* The channel is broken beyond use: remember why. What comes after is
@@ -207,6 +261,8 @@ static void receive(struct reexec_cmd *cmd)
 	struct chan *ch = &cmd->chan;
 	struct frame f;
 
+	if (ch->fd >= 0)
+		pass_credentials(ch, true);
 	while (ch->fd >= 0) {
 		int rc = frame_recv(ch->fd, &ch->result, MSG_DONTWAIT, &f);
 		if (rc > 0) {

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,6 +139,26 @@ static int raw_frames(int argc, char *argv[])
 	    send_frame(fd, 3, "0123456789", 10) < 0)
 		return 2;
 	return 0;
+}
+
+/* zero_length: an empty message on the channel, "sent" on stdout, then
+ * return 0 on a byte from stdin; at its end-of-file, run on until
+ * killed. */
+static int zero_length(int argc, char *argv[])
+{
+	int fd = find_channel();
+	char c;
+
+	(void)argc;
+	(void)argv;
+	if (fd < 0 || send(fd, "", 0, 0) != 0)
+		return 1;
+	if (write(1, "sent\n", 5) != 5)
+		return 2;
+	if (read(0, &c, 1) == 1)
+		return 0;
+	for (;;)
+		pause();
 }
 
 /* nest: input is the depth; the result is "pid:ppid " for this level and
@@ -484,6 +506,68 @@ static void readiness(void **state)
 	assert_true(interrupts_stop() > 0);
 }
 
+/* A line from fd (a pipe from the child), without its newline. */
+static void read_line(int fd, char *line, size_t size)
+{
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t k = read(fd, line + n, 1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		assert_int_equal(k, 1);
+		if (line[n] == '\n')
+			break;
+		assert_true(++n < size);
+	}
+	line[n] = '\0';
+}
+
+/* An empty message is a malformed frame, not the end of the child: the
+ * child runs on (a poll times out, a free ends it), and its wait fails
+ * with EPROTO with the status stored. */
+static void zero_length_message(void **state)
+{
+	char line[64];
+	int status = -1;
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		reexec_cmd *cmd = reexec_command("zero_length", NULL);
+		struct pollfd p = {.events = POLLIN};
+		pid_t pid;
+
+		assert_int_equal(reexec_cmd_stdio_pipe(cmd, 0), 0);
+		assert_int_equal(reexec_cmd_stdio_pipe(cmd, 1), 0);
+		assert_int_equal(reexec_start(cmd), 0);
+		pid = reexec_pid(cmd);
+		assert_true(pid > 0);
+		p.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		assert_true(p.fd >= 0);
+		read_line(reexec_pipe(cmd, 1), line, sizeof(line));
+		assert_string_equal(line, "sent");
+		for (int i = 0; i < 3; i++)
+			expect_fail(reexec_wait_timeout(cmd, 0, &status),
+			            ETIMEDOUT);
+		assert_int_equal(reexec_signal(cmd, 0), 0);
+		if (round == 0) {
+			assert_int_equal(write(reexec_pipe(cmd, 0), "x", 1), 1);
+			expect_fail(reexec_wait(cmd, &status), EPROTO);
+			assert_int_equal(exit_of(status), 0);
+			reexec_cmd_free(cmd);
+		} else {
+			/* Freed while it runs: it is ended, not left. */
+			reexec_cmd_free(cmd);
+			if (poll(&p, 1, 0) != 1) /* left running: clean up */
+				(void)syscall(SYS_pidfd_send_signal, p.fd,
+				              SIGKILL, NULL, 0);
+			assert_int_equal(poll(&p, 1, 0), 1);
+		}
+		close(p.fd);
+	}
+}
+
 /* reexec_call with n bytes in and the same bytes back. */
 static void round_trip(size_t n)
 {
@@ -624,6 +708,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(malformed_input),
 	        cmocka_unit_test(malformed_result),
 	        cmocka_unit_test(readiness),
+	        cmocka_unit_test(zero_length_message),
 	        cmocka_unit_test(round_trips),
 	        cmocka_unit_test(data_bad_input),
 	        cmocka_unit_test(result_taken_once),
@@ -637,6 +722,7 @@ int main(int argc, char *argv[])
 	reexec_register("child_api_errors", child_api_errors);
 	reexec_register("raw_frames", raw_frames);
 	reexec_register("nest", nest);
+	reexec_register("zero_length", zero_length);
 	reexec_register_multicall("multi_euid", multi_euid,
 	                          REEXEC_ALLOW_SETUID);
 	if (!getenv("NO_EXTRA_NAMES"))
