@@ -526,7 +526,13 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  * nothing to report.
  *
  * While it waits, it sends the child the rest of its input
- * (reexec_cmd_set_input()) and takes in its result.
+ * (reexec_cmd_set_input()) and takes in what the child sends, until the
+ * child has ended, not just until its function has returned: what the
+ * child sends from its exit handlers or other threads after that (a
+ * result, say) is taken in by the same rules as before, so a child can
+ * never block in a send while its parent waits. What arrives after the
+ * child has ended (from a process it left behind with the channel) is
+ * not read: the channel is closed, and such a sender gets EPIPE.
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.

@@ -99,11 +99,11 @@ static bool done(const struct reexec_cmd *cmd, enum pump_until until)
 {
 	if (until == PUMP_READY)
 		return cmd->chan.ready || cmd->chan.fd < 0;
-	if (cmd->via_server)
-		return cmd->chan.has_exit;
-	/* The function has returned and the child is on its way out: what
-	 * is left is for the reaper, no need to wake up again for it. */
-	return cmd->chan.has_status && cmd->chan.in_sent == cmd->chan.in_len;
+	/* The fork server's child has ended when the server says so. Our
+	 * own child when its pidfd (or waitid) says so, not when its
+	 * function has returned: exit handlers may still send, and would
+	 * block with no one reading. */
+	return cmd->via_server && cmd->chan.has_exit;
 }
 
 enum { SLOT_PIDFD = 3, SLOT_CHAN = 4 };

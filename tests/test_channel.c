@@ -141,6 +141,48 @@ static int raw_frames(int argc, char *argv[])
 	return 0;
 }
 
+/* The bytes of a result from the helpers below: flood_byte() from 0. */
+static unsigned char *pattern(size_t n)
+{
+	unsigned char *p = malloc(n);
+
+	for (size_t i = 0; p && i < n; i++)
+		p[i] = flood_byte(i);
+	return p;
+}
+
+/* late_sender MODE: the function returns 5; then an exit handler sends
+ * the parent more than the channel holds: a result of LATE_BYTES
+ * ("result"), or LATE_READIES readiness frames ("flood"). */
+#define LATE_BYTES ((size_t)4 << 20)
+#define LATE_READIES 20000
+
+static void send_late_result(void)
+{
+	unsigned char *p = pattern(LATE_BYTES);
+
+	if (!p || reexec_set_result(p, LATE_BYTES) < 0)
+		_exit(3);
+	free(p);
+}
+
+static void send_late_readies(void)
+{
+	for (int i = 0; i < LATE_READIES; i++)
+		if (reexec_ready() < 0)
+			_exit(3);
+}
+
+static int late_sender(int argc, char *argv[])
+{
+	if (argc < 2)
+		return 1;
+	if (atexit(strcmp(argv[1], "result") == 0 ? send_late_result
+	                                          : send_late_readies) != 0)
+		return 2;
+	return 5;
+}
+
 /* zero_length: an empty message on the channel, "sent" on stdout, then
  * return 0 on a byte from stdin; at its end-of-file, run on until
  * killed. */
@@ -524,6 +566,40 @@ static void read_line(int fd, char *line, size_t size)
 	line[n] = '\0';
 }
 
+/* Data after the status (from exit handlers), more than the channel
+ * holds: the wait takes it in until the child has ended, and returns;
+ * a late result is the result. (The timeout only keeps a broken build
+ * from hanging the suite.) */
+static void late_frames(void **state)
+{
+	static const char *const modes[] = {"result", "flood"};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		reexec_cmd *cmd = reexec_command("late_sender", modes[i], NULL);
+		unsigned char *want = pattern(LATE_BYTES);
+		void *data = NULL;
+		size_t len = 0;
+		int status = -1;
+
+		assert_int_equal(reexec_start(cmd), 0);
+		assert_int_equal(reexec_wait_timeout(cmd, 60000, &status), 0);
+		assert_int_equal(exit_of(status), 5);
+		if (i == 0) {
+			assert_int_equal(reexec_take_result(cmd, &data, &len),
+			                 0);
+			assert_int_equal(len, LATE_BYTES);
+			assert_memory_equal(data, want, LATE_BYTES);
+			free(data);
+		} else {
+			expect_fail(reexec_take_result(cmd, &data, &len),
+			            ENODATA);
+		}
+		free(want);
+		reexec_cmd_free(cmd);
+	}
+}
+
 /* An empty message is a malformed frame, not the end of the child: the
  * child runs on (a poll times out, a free ends it), and its wait fails
  * with EPROTO with the status stored. */
@@ -708,6 +784,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(malformed_input),
 	        cmocka_unit_test(malformed_result),
 	        cmocka_unit_test(readiness),
+	        cmocka_unit_test(late_frames),
 	        cmocka_unit_test(zero_length_message),
 	        cmocka_unit_test(round_trips),
 	        cmocka_unit_test(data_bad_input),
@@ -722,6 +799,7 @@ int main(int argc, char *argv[])
 	reexec_register("child_api_errors", child_api_errors);
 	reexec_register("raw_frames", raw_frames);
 	reexec_register("nest", nest);
+	reexec_register("late_sender", late_sender);
 	reexec_register("zero_length", zero_length);
 	reexec_register_multicall("multi_euid", multi_euid,
 	                          REEXEC_ALLOW_SETUID);
