@@ -559,6 +559,12 @@ REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
  * monotonic clock, and signals do not cut it short. A timeout leaves the
  * child running and the command waitable again.
  *
+ * The timeout holds however much input or result is moving: the wait
+ * moves data in bounded steps (a frame of at most 64 KiB each way) and
+ * looks at the clock between them. A poll (0) is one such step: it moves
+ * what is ready and fails with ETIMEDOUT at once unless the child has
+ * ended, so polls in a loop move a large result along step by step.
+ *
  * Returns 0, or -1 with errno set:
  *   ETIMEDOUT  the child was still running when the time was up.
  *   or an error of reexec_wait().

@@ -9,6 +9,7 @@
  * waits. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -23,6 +24,12 @@
 #ifndef MSG_CMSG_CLOEXEC
 #define MSG_CMSG_CLOEXEC 0
 #endif
+
+/* The most one step of a wait moves each way, in bytes and in frames: a
+ * wait looks at its deadline between steps, so that it keeps it however
+ * much there is to move. One full DATA frame is one step. */
+#define STEP_BYTES FRAME_CHUNK
+#define STEP_FRAMES 64
 
 int frame_send(int fd, enum frame_type type, const void *body, size_t len,
                int flags)
@@ -167,12 +174,15 @@ static void pass_credentials(struct chan *ch, bool on)
 #endif
 }
 
-/* Send as much of the input as the socket takes now. */
-static void send_input(struct chan *ch)
+/* Send what the socket takes now of the input, at most budget bytes of
+ * it (at least one frame). */
+static void send_input(struct chan *ch, size_t budget)
 {
+	size_t moved = 0;
+
 	if (ch->fd >= 0 && input_pending(ch))
 		pass_credentials(ch, false);
-	while (ch->fd >= 0 && input_pending(ch)) {
+	while (ch->fd >= 0 && input_pending(ch) && moved < budget) {
 		uint64_t total = ch->in_len;
 		size_t n = ch->in_len - ch->in_sent;
 		int rc;
@@ -193,8 +203,10 @@ static void send_input(struct chan *ch)
 			ch->in_sent = ch->in_len;
 			return;
 		}
-		if (ch->begin_sent)
+		if (ch->begin_sent) {
 			ch->in_sent += n;
+			moved += FRAME_HDR + n;
+		}
 		ch->begin_sent = true;
 	}
 }
@@ -255,22 +267,28 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 	}
 }
 
-/* Take every frame there is now; close the channel at its end. */
-static void receive(struct reexec_cmd *cmd)
+/* Take the frames there are now, up to budget bytes' worth (at least
+ * one frame) and max_frames of them; close the channel at its end. */
+static void receive(struct reexec_cmd *cmd, size_t budget, long max_frames)
 {
 	struct chan *ch = &cmd->chan;
+	size_t moved = 0;
+	long frames = 0;
 	struct frame f;
 
-	if (ch->fd >= 0)
-		pass_credentials(ch, true);
-	while (ch->fd >= 0) {
+	if (ch->fd < 0)
+		return;
+	pass_credentials(ch, true);
+	while (ch->fd >= 0 && moved < budget && frames++ < max_frames) {
 		int rc = frame_recv(ch->fd, &ch->result, MSG_DONTWAIT, &f);
+
 		if (rc > 0) {
+			moved += FRAME_HDR + f.len;
 			take(cmd, &f);
 			continue;
 		}
 		if (rc < 0 && errno == EAGAIN)
-			return;
+			break;
 		if (rc < 0 && errno == EPROTO)
 			broken(ch, EPROTO);
 		else
@@ -280,7 +298,7 @@ static void receive(struct reexec_cmd *cmd)
 
 void chan_started(struct reexec_cmd *cmd)
 {
-	send_input(&cmd->chan);
+	send_input(&cmd->chan, SIZE_MAX);
 }
 
 short chan_events(const struct reexec_cmd *cmd)
@@ -288,18 +306,20 @@ short chan_events(const struct reexec_cmd *cmd)
 	return POLLIN | (input_pending(&cmd->chan) ? POLLOUT : 0);
 }
 
+/* One step: a bounded amount moved each way. */
 void chan_handle(struct reexec_cmd *cmd, short revents)
 {
 	if (revents & POLLOUT)
-		send_input(&cmd->chan);
+		send_input(&cmd->chan, STEP_BYTES);
 	if (revents & (POLLIN | POLLHUP | POLLERR))
-		receive(cmd);
+		receive(cmd, STEP_BYTES, STEP_FRAMES);
 }
 
-/* The child has exited: take what it left, and close. */
+/* The child has ended: take what it left, and close. What comes later
+ * (from a process it left behind with the channel) is not read. */
 void chan_drain(struct reexec_cmd *cmd)
 {
-	receive(cmd);
+	receive(cmd, SIZE_MAX, LONG_MAX);
 	close_chan(&cmd->chan);
 }
 

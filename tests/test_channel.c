@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,6 +204,63 @@ static int zero_length(int argc, char *argv[])
 		return 0;
 	for (;;)
 		pause();
+}
+
+/* Send one DATA frame of n bytes from p. */
+static ssize_t send_data(int fd, const unsigned char *p, size_t n, int flags)
+{
+	uint32_t hdr[2] = {3, (uint32_t)n};
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)p, n}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+	return sendmsg(fd, &msg, flags);
+}
+
+/* Bytes sent on fd that the parent has not received yet. */
+static int unread(int fd)
+{
+	int n = -1;
+
+	return ioctl(fd, SIOCOUTQ, &n) < 0 ? -1 : n;
+}
+
+/* stepped_result: a result of STEPPED_BYTES, sent in steps the parent
+ * sees on stdout: as many frames as the channel takes at once, then
+ * "queued FRAMES UNREAD"; on a byte from stdin "unread UNREAD"; then the
+ * rest of the result and "sent"; return 0 on one more byte. */
+#define STEPPED_BYTES ((size_t)8 << 20)
+
+static int stepped_result(int argc, char *argv[])
+{
+	unsigned char *p = pattern(STEPPED_BYTES);
+	uint64_t total = STEPPED_BYTES;
+	int fd = find_channel(), big = 1 << 20, frames = 0;
+	size_t off = 0;
+	char c;
+
+	(void)argc;
+	(void)argv;
+	if (!p || fd < 0 || send_frame(fd, 2, &total, sizeof(total)) < 0)
+		return 1;
+	/* (A larger buffer holds more frames; any size will do.) */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	while (send_data(fd, p + off, 65536, MSG_DONTWAIT) > 0) {
+		off += 65536;
+		frames++;
+	}
+	printf("queued %d %d\n", frames, unread(fd));
+	fflush(stdout);
+	if (read(0, &c, 1) != 1)
+		return 2;
+	printf("unread %d\n", unread(fd));
+	fflush(stdout);
+	for (; off < STEPPED_BYTES; off += 65536)
+		if (send_data(fd, p + off, 65536, 0) < 0)
+			return 3;
+	printf("sent\n");
+	fflush(stdout);
+	free(p);
+	return read(0, &c, 1) == 1 ? 0 : 4;
 }
 
 /* nest: input is the depth; the result is "pid:ppid " for this level and
@@ -644,6 +704,57 @@ static void zero_length_message(void **state)
 	}
 }
 
+/* A poll (timeout 0) takes a bounded part of a large result and returns
+ * ETIMEDOUT; polls in a loop take all of it, and the status. */
+static void poll_moves_data_in_steps(void **state)
+{
+	reexec_cmd *cmd = reexec_command("stepped_result", NULL);
+	unsigned char *want = pattern(STEPPED_BYTES);
+	int frames = 0, before = -1, after = -1, status = -1, calls = 0, rc;
+	struct pollfd out = {.events = POLLIN};
+	char line[64];
+	void *data = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 0), 0);
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 1), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	out.fd = reexec_pipe(cmd, 1);
+	read_line(out.fd, line, sizeof(line));
+	assert_int_equal(sscanf(line, "queued %d %d", &frames, &before), 2);
+	/* All of it is in our socket now, ready to be read. */
+	assert_true(frames >= 3);
+	expect_fail(reexec_wait_timeout(cmd, 0, &status), ETIMEDOUT);
+	assert_int_equal(write(reexec_pipe(cmd, 0), "x", 1), 1);
+	read_line(out.fd, line, sizeof(line));
+	assert_int_equal(sscanf(line, "unread %d", &after), 1);
+	/* One poll moved some of it, not all. */
+	assert_true(after < before);
+	assert_true(after > 0);
+
+	/* The rest, a poll at a time, until the child has sent it all. */
+	do {
+		expect_fail(reexec_wait_timeout(cmd, 0, &status), ETIMEDOUT);
+		calls++;
+	} while (poll(&out, 1, 0) == 0);
+	read_line(out.fd, line, sizeof(line));
+	assert_string_equal(line, "sent");
+	assert_true(calls > 1);
+	assert_int_equal(write(reexec_pipe(cmd, 0), "x", 1), 1);
+	while ((rc = reexec_wait_timeout(cmd, 0, &status)) < 0 &&
+	       errno == ETIMEDOUT)
+		;
+	assert_int_equal(rc, 0);
+	assert_int_equal(exit_of(status), 0);
+	assert_int_equal(reexec_take_result(cmd, &data, &len), 0);
+	assert_int_equal(len, STEPPED_BYTES);
+	assert_memory_equal(data, want, STEPPED_BYTES);
+	free(data);
+	free(want);
+	reexec_cmd_free(cmd);
+}
+
 /* reexec_call with n bytes in and the same bytes back. */
 static void round_trip(size_t n)
 {
@@ -786,6 +897,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(readiness),
 	        cmocka_unit_test(late_frames),
 	        cmocka_unit_test(zero_length_message),
+	        cmocka_unit_test(poll_moves_data_in_steps),
 	        cmocka_unit_test(round_trips),
 	        cmocka_unit_test(data_bad_input),
 	        cmocka_unit_test(result_taken_once),
@@ -801,6 +913,7 @@ int main(int argc, char *argv[])
 	reexec_register("nest", nest);
 	reexec_register("late_sender", late_sender);
 	reexec_register("zero_length", zero_length);
+	reexec_register("stepped_result", stepped_result);
 	reexec_register_multicall("multi_euid", multi_euid,
 	                          REEXEC_ALLOW_SETUID);
 	if (!getenv("NO_EXTRA_NAMES"))
