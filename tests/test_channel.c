@@ -679,8 +679,10 @@ static void zero_length_message(void **state)
 		assert_int_equal(reexec_start(cmd), 0);
 		pid = reexec_pid(cmd);
 		assert_true(pid > 0);
+		/* (No pidfds under valgrind: then the pid, reaped by the
+		 * free below, tells.) */
 		p.fd = (int)syscall(SYS_pidfd_open, pid, 0);
-		assert_true(p.fd >= 0);
+		assert_true(p.fd >= 0 || errno == ENOSYS);
 		read_line(reexec_pipe(cmd, 1), line, sizeof(line));
 		assert_string_equal(line, "sent");
 		for (int i = 0; i < 3; i++)
@@ -695,12 +697,18 @@ static void zero_length_message(void **state)
 		} else {
 			/* Freed while it runs: it is ended, not left. */
 			reexec_cmd_free(cmd);
+			if (p.fd < 0) {
+				assert_int_equal(kill(pid, 0), -1);
+				assert_int_equal(errno, ESRCH);
+				continue;
+			}
 			if (poll(&p, 1, 0) != 1) /* left running: clean up */
 				(void)syscall(SYS_pidfd_send_signal, p.fd,
 				              SIGKILL, NULL, 0);
 			assert_int_equal(poll(&p, 1, 0), 1);
 		}
-		close(p.fd);
+		if (p.fd >= 0)
+			close(p.fd);
 	}
 }
 
