@@ -9,3 +9,4 @@ echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head 
 "$build/bench/machine" "${MACHINE_ROUNDS:-7}"
 "$build/bench/roundtrip" "${ROUNDS:-2000}"
 "$build/bench/spawn" "${SPAWN_ROUNDS:-15}"
+"$build/bench/poll"
