@@ -12,7 +12,7 @@
 #   make check-tidy      clang-tidy (.clang-tidy) finds nothing in the library
 #   make check-abi       the library keeps the ABI recorded in abi/libreexec.abi
 #   make abi-baseline    record the library's ABI there (a release step)
-#   make fuzz            the channel fuzz target (FUZZ_SECONDS=60)
+#   make fuzz            the fuzz targets (FUZZ_SECONDS=60 in all)
 #   make bench           the benchmarks (bench/run.sh prints their tables)
 #   make install         PREFIX=/usr/local, LIBDIR=PREFIX/lib, DESTDIR honoured
 #   make dist            reexec-VERSION.tar.gz, the committed tree
@@ -182,17 +182,26 @@ abi-baseline: abi-lib
 		--headers-dir include --drop-private-types \
 		--out-file $(ABI_BASELINE) $(ABI_LIB)
 
-# The libFuzzer target for what a child parses (tests/fuzz_wire.c), run for
-# FUZZ_SECONDS from the seeds in tests/fuzz-seeds; any crash, leak or
+# The libFuzzer targets, for FUZZ_SECONDS in all: tests/fuzz_wire.c (what
+# a child parses: the pure parsers; a third of the time, from the seeds in
+# tests/fuzz-seeds) and tests/fuzz_chan.c (the parent's channel reader and
+# a start's reading of the fork server's answer, fed over a real socket
+# pair; the rest, from tests/fuzz-seeds-chan). Any crash, leak or
 # sanitizer report fails.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
+FUZZ_FLAGS    = -std=c11 -g -O1 -Iinclude -pthread \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_RUN      = -rss_limit_mb=4096 -print_final_stats=1
 fuzz:
-	@mkdir -p build-fuzz/corpus
-	$(FUZZ_CC) -std=c11 -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o build-fuzz/fuzz_wire tests/fuzz_wire.c src/wire.c
-	build-fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
-		-print_final_stats=1 build-fuzz/corpus tests/fuzz-seeds
+	@mkdir -p build-fuzz/corpus build-fuzz/corpus-chan
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o build-fuzz/fuzz_wire tests/fuzz_wire.c src/wire.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o build-fuzz/fuzz_chan tests/fuzz_chan.c \
+		$(filter-out src/forkserver.c,$(LIB_SRC))
+	build-fuzz/fuzz_wire -max_total_time=$$(($(FUZZ_SECONDS) / 3)) $(FUZZ_RUN) \
+		build-fuzz/corpus tests/fuzz-seeds
+	build-fuzz/fuzz_chan -max_total_time=$$(($(FUZZ_SECONDS) - $(FUZZ_SECONDS) / 3)) \
+		$(FUZZ_RUN) build-fuzz/corpus-chan tests/fuzz-seeds-chan
 
 bench: $(BENCHES)
 	@sh bench/run.sh $(BUILD)

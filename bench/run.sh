@@ -13,3 +13,4 @@ echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head 
 "$build/bench/spawn" "${SPAWN_ROUNDS:-15}"
 "$build/bench/orphan" "${ORPHAN_ROUNDS:-50}"
 "$build/bench/startup" "${STARTUP_ROUNDS:-500}"
+"$build/bench/poll"

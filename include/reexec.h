@@ -633,7 +633,13 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  * nothing to report.
  *
  * While it waits, it sends the child the rest of its input
- * (reexec_cmd_set_input()) and takes in its result.
+ * (reexec_cmd_set_input()) and takes in what the child sends, until the
+ * child has ended, not just until its function has returned: what the
+ * child sends from its exit handlers or other threads after that (a
+ * result, say) is taken in by the same rules as before, so a child can
+ * never block in a send while its parent waits. What arrives after the
+ * child has ended (from a process it left behind with the channel) is
+ * not read: the channel is closed, and such a sender gets EPIPE.
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.
@@ -646,7 +652,8 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  *   ENOENT  the child's binary has no function of that name.
  *   EPROTO  the channel carried something malformed: the input did not
  *           reach the child whole, or its result stream was truncated or
- *           not made of frames.
+ *           not made of frames (an empty message is malformed too; what
+ *           follows a malformed frame is read and dropped).
  *   EMSGSIZE, ENOMEM  the input was too large for the child's memory.
  *   ENOEXEC  the child exited before its function started, saying nothing:
  *           the dynamic loader could not start it (status 127, under a
@@ -663,6 +670,12 @@ REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
  * 0 polls; a negative timeout waits forever. The time is measured on the
  * monotonic clock, and signals do not cut it short. A timeout leaves the
  * child running and the command waitable again.
+ *
+ * The timeout holds however much input or result is moving: the wait
+ * moves data in bounded steps (a frame of at most 64 KiB each way) and
+ * looks at the clock between them. A poll (0) is one such step: it moves
+ * what is ready and fails with ETIMEDOUT at once unless the child has
+ * ended, so polls in a loop move a large result along step by step.
  *
  * Returns 0, or -1 with errno set:
  *   ETIMEDOUT  the child was still running when the time was up.

@@ -9,7 +9,9 @@
  * waits. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +20,16 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC 0
+#endif
+
+/* The most one step of a wait moves each way, in bytes and in frames: a
+ * wait looks at its deadline between steps, so that it keeps it however
+ * much there is to move. One full DATA frame is one step. */
+#define STEP_BYTES FRAME_CHUNK
+#define STEP_FRAMES 64
 
 int frame_send(int fd, enum frame_type type, const void *body, size_t len,
                int flags)
@@ -32,43 +44,6 @@ int frame_send(int fd, enum frame_type type, const void *body, size_t len,
 		n = sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -1 : 0;
-}
-
-/* Receive one frame. The body of a DATA frame for s lands in place; other
- * bodies are at most 8 bytes and land in s->small. Returns 1, 0 at
- * end-of-file, or -1 with errno set: EAGAIN (with MSG_DONTWAIT) or EPROTO
- * when what arrived is no frame. */
-int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
-{
-	unsigned char hdr[FRAME_HDR];
-	struct iovec iov[2] = {{hdr, FRAME_HDR}, {s->small, sizeof(s->small)}};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-	ssize_t n;
-
-	if (s->begun && s->len < s->total) {
-		size_t left = s->total - s->len;
-
-		if (left >= sizeof(s->small)) {
-			iov[1].iov_base = s->data + s->len;
-			iov[1].iov_len =
-			        left < FRAME_CHUNK ? left : FRAME_CHUNK;
-		}
-	}
-	/* ECONNRESET: the peer closed its end with frames of ours unread.
-	 * It is reported once, ahead of what is still queued for us. */
-	do
-		n = recvmsg(fd, &msg, flags);
-	while (n < 0 && (errno == EINTR || errno == ECONNRESET));
-	if (n <= 0)
-		return (int)n;
-	/* Too long for what we expect, or with descriptors attached. */
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n < FRAME_HDR) {
-		errno = EPROTO;
-		return -1;
-	}
-	if (frame_decode(hdr, iov[1].iov_base, (size_t)n - FRAME_HDR, f) < 0)
-		return -1;
-	return 1;
 }
 
 void msg_put_fds(struct msghdr *msg, void *buf, const int *fds, int n)
@@ -111,15 +86,103 @@ int msg_take_fds(struct msghdr *msg, int *fds, int max)
 	return n;
 }
 
+/* Close the descriptors msg carries; were there any? */
+static bool drop_fds(struct msghdr *msg)
+{
+	int fds[4], n = msg_take_fds(msg, fds, 4);
+
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return n > 0;
+}
+
+/* Receive one frame. The body of a DATA frame for s lands in place; other
+ * bodies are at most 8 bytes and land in s->small. Returns 1, 0 at
+ * end-of-file, or -1 with errno set: EAGAIN (with MSG_DONTWAIT) or EPROTO
+ * when what arrived is no frame.
+ *
+ * On a SOCK_SEQPACKET socket an empty message reads as end-of-file does
+ * (0 bytes); with SO_PASSCRED set (the parent's receive() sets it) a
+ * message, empty or not, comes with the sender's credentials and the end
+ * with none, which tells them apart: an empty message is no frame. */
+int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
+{
+	unsigned char hdr[FRAME_HDR];
+	struct iovec iov[2] = {{hdr, FRAME_HDR}, {s->small, sizeof(s->small)}};
+	union { /* room for the credentials (3 ints), not for descriptors */
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	bool message;
+	ssize_t n;
+
+	if (s->begun && s->len < s->total) {
+		size_t left = s->total - s->len;
+
+		if (left >= sizeof(s->small)) {
+			iov[1].iov_base = s->data + s->len;
+			iov[1].iov_len =
+			        left < FRAME_CHUNK ? left : FRAME_CHUNK;
+		}
+	}
+	/* ECONNRESET: the peer closed its end with frames of ours unread.
+	 * It is reported once, ahead of what is still queued for us. */
+	do {
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
+	} while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+	if (n < 0)
+		return -1;
+	message = msg.msg_controllen > 0;
+	/* Descriptors attached: not ours to keep. */
+	if (drop_fds(&msg) || (msg.msg_flags & MSG_CTRUNC))
+		goto bad;
+	if (n == 0 && !message)
+		return 0;
+	/* Too long for what we expect, or empty. */
+	if ((msg.msg_flags & MSG_TRUNC) || n < FRAME_HDR)
+		goto bad;
+	if (frame_decode(hdr, iov[1].iov_base, (size_t)n - FRAME_HDR, f) < 0)
+		return -1;
+	return 1;
+bad:
+	errno = EPROTO;
+	return -1;
+}
+
 static bool input_pending(const struct chan *ch)
 {
 	return !ch->begin_sent || ch->in_sent < ch->in_len;
 }
 
-/* Send as much of the input as the socket takes now. */
-static void send_input(struct chan *ch)
+/* Credentials on every message received, so that frame_recv() can tell
+ * an empty message from the end. Not while the input is being sent: a
+ * socket with SO_PASSCRED that sends is bound to an abstract address. */
+static void pass_credentials(struct chan *ch, bool on)
 {
-	while (ch->fd >= 0 && input_pending(ch)) {
+#ifdef SO_PASSCRED
+	int v = on;
+
+	if (ch->creds != on &&
+	    setsockopt(ch->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) == 0)
+		ch->creds = on;
+#else
+	(void)ch;
+	(void)on;
+#endif
+}
+
+/* Send what the socket takes now of the input, at most budget bytes of
+ * it (at least one frame). */
+static void send_input(struct chan *ch, size_t budget)
+{
+	size_t moved = 0;
+
+	if (ch->fd >= 0 && input_pending(ch))
+		pass_credentials(ch, false);
+	while (ch->fd >= 0 && input_pending(ch) && moved < budget) {
 		uint64_t total = ch->in_len;
 		size_t n = ch->in_len - ch->in_sent;
 		int rc;
@@ -140,8 +203,10 @@ static void send_input(struct chan *ch)
 			ch->in_sent = ch->in_len;
 			return;
 		}
-		if (ch->begin_sent)
+		if (ch->begin_sent) {
 			ch->in_sent += n;
+			moved += FRAME_HDR + n;
+		}
 		ch->begin_sent = true;
 	}
 }
@@ -150,6 +215,7 @@ static void close_chan(struct chan *ch)
 {
 	close_keep_errno(ch->fd);
 	ch->fd = -1;
+	ch->creds = false;
 }
 
 /* The channel is broken beyond use: remember why. What comes after is
@@ -197,20 +263,28 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 	}
 }
 
-/* Take every frame there is now; close the channel at its end. */
-static void receive(struct reexec_cmd *cmd)
+/* Take the frames there are now, up to budget bytes' worth (at least
+ * one frame) and max_frames of them; close the channel at its end. */
+static void receive(struct reexec_cmd *cmd, size_t budget, long max_frames)
 {
 	struct chan *ch = &cmd->chan;
+	size_t moved = 0;
+	long frames = 0;
 	struct frame f;
 
-	while (ch->fd >= 0) {
+	if (ch->fd < 0)
+		return;
+	pass_credentials(ch, true);
+	while (ch->fd >= 0 && moved < budget && frames++ < max_frames) {
 		int rc = frame_recv(ch->fd, &ch->result, MSG_DONTWAIT, &f);
+
 		if (rc > 0) {
+			moved += FRAME_HDR + f.len;
 			take(cmd, &f);
 			continue;
 		}
 		if (rc < 0 && errno == EAGAIN)
-			return;
+			break;
 		if (rc < 0 && errno == EPROTO)
 			broken(ch, EPROTO);
 		else
@@ -220,7 +294,7 @@ static void receive(struct reexec_cmd *cmd)
 
 void chan_started(struct reexec_cmd *cmd)
 {
-	send_input(&cmd->chan);
+	send_input(&cmd->chan, SIZE_MAX);
 }
 
 short chan_events(const struct reexec_cmd *cmd)
@@ -228,18 +302,20 @@ short chan_events(const struct reexec_cmd *cmd)
 	return POLLIN | (input_pending(&cmd->chan) ? POLLOUT : 0);
 }
 
+/* One step: a bounded amount moved each way. */
 void chan_handle(struct reexec_cmd *cmd, short revents)
 {
 	if (revents & POLLOUT)
-		send_input(&cmd->chan);
+		send_input(&cmd->chan, STEP_BYTES);
 	if (revents & (POLLIN | POLLHUP | POLLERR))
-		receive(cmd);
+		receive(cmd, STEP_BYTES, STEP_FRAMES);
 }
 
-/* The child has exited: take what it left, and close. */
+/* The child has ended: take what it left, and close. What comes later
+ * (from a process it left behind with the channel) is not read. */
 void chan_drain(struct reexec_cmd *cmd)
 {
-	receive(cmd);
+	receive(cmd, SIZE_MAX, LONG_MAX);
 	close_chan(&cmd->chan);
 }
 

@@ -97,6 +97,7 @@ struct chan {
 	bool ready, has_status, has_exit;
 	bool started;    /* FRAME_STARTED: the child reached its function */
 	bool broken;     /* malformed: frames are dropped from now on */
+	bool creds;      /* SO_PASSCRED is on: while receiving, see channel.c */
 	int exit_status; /* FRAME_EXIT's wait status */
 	int code;        /* FRAME_STATUS */
 	int err;         /* FRAME_ERROR, or EPROTO for a broken channel */

@@ -120,19 +120,22 @@ bool child_exited(struct reexec_cmd *cmd)
 	return si.si_pid == cmd->pid;
 }
 
-/* Wait until the child has exited, without reaping it. Returns 0, or -1
- * with ETIMEDOUT. */
+/* Wait until the child has exited, without reaping it, taking in what it
+ * sends meanwhile (a child blocked sending would never end). Returns 0,
+ * or -1 with errno set: ETIMEDOUT, or an error of poll(2). */
 static int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 {
 	long long deadline = deadline_after(timeout_ms);
 	struct timespec pause = {0, 1000000};
+	int rc = pump(cmd, NULL, NULL, deadline, PUMP_END);
 
-	if (cmd->via_server && cmd->pidfd < 0) {
-		if (pump(cmd, NULL, NULL, deadline, PUMP_END) != 1)
-			return 0;
+	if (rc == 1)
 		errno = ETIMEDOUT;
+	if (rc != 0)
 		return -1;
-	}
+	/* Ended, or its channel closed (then only the child can tell). */
+	if (cmd->via_server && cmd->pidfd < 0)
+		return 0;
 	if (cmd->pidfd >= 0) {
 		struct pollfd p = {.fd = cmd->pidfd, .events = POLLIN};
 		int n;
@@ -275,20 +278,14 @@ int reexec_wait(reexec_cmd *cmd, int *status)
 
 int reexec_wait_timeout(reexec_cmd *cmd, int timeout_ms, int *status)
 {
-	long long deadline = deadline_after(timeout_ms);
 	int rc = need_wait(cmd, status);
 
 	if (rc <= 0)
 		return rc;
-	/* The child may need its input before it can end. */
-	rc = pump(cmd, NULL, NULL, deadline, PUMP_END);
-	if (rc < 0)
+	/* The child may need its input before it can end, and room to send
+	 * before it can. */
+	if (wait_exit(cmd, timeout_ms) < 0)
 		return -1;
-	if (rc == 1 ||
-	    (timeout_ms >= 0 && wait_exit(cmd, ms_left(deadline)) < 0)) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
 	return wait_child(cmd, status);
 }
 

@@ -99,20 +99,23 @@ static bool done(const struct reexec_cmd *cmd, enum pump_until until)
 {
 	if (until == PUMP_READY)
 		return cmd->chan.ready || cmd->chan.fd < 0;
-	if (cmd->via_server)
-		return cmd->chan.has_exit || cmd->relay_fd < 0;
-	/* The function has returned and the child is on its way out: what
-	 * is left is for the reaper, no need to wake up again for it. */
-	return cmd->chan.has_status && cmd->chan.in_sent == cmd->chan.in_len;
+	/* The fork server's child has ended when the server says so (or is
+	 * gone). Our own child when its pidfd (or waitid) says so, not when
+	 * its function has returned: exit handlers may still send, and would
+	 * block with no one reading. */
+	return cmd->via_server && (cmd->chan.has_exit || cmd->relay_fd < 0);
 }
 
 enum { SLOT_PIDFD = 3, SLOT_CHAN, SLOT_RELAY };
 
 /* Move data until the pipes (when out is given) and the channel are
  * closed, the child has exited or, for PUMP_READY, the child said it is
- * ready. Without a pidfd to poll, look at the child between polls of at
- * most a few tens of milliseconds. Returns 0, 1 when the deadline passed
- * first, or -1 with errno set. */
+ * ready. Each round moves a bounded amount (one read or write per pipe,
+ * a step of the channel) and then looks at the deadline, so that a
+ * deadline holds however much is moving; a deadline that has passed
+ * already (timeout 0) gives one round. Without a pidfd to poll, look at
+ * the child between polls of at most a few tens of milliseconds.
+ * Returns 0, 1 when the deadline passed first, or -1 with errno set. */
 int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
          long long deadline, enum pump_until until)
 {
@@ -122,12 +125,14 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 
 	if (cmd->state != CMD_RUNNING)
 		return drain_all(cmd, out);
-	for (;;) {
+	for (bool first = true;; first = false) {
 		nfds_t n = 0;
 		int rc, ready, wait_ms;
 
 		if (!pipes && done(cmd, until))
 			return 0;
+		if (!first && ms_left(deadline) == 0)
+			return 1;
 		for (int i = 0; pipes && i < 3; i++) {
 			if (cmd->pipe_fd[i] < 0)
 				continue;
@@ -165,8 +170,6 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 				continue;
 			return -1;
 		}
-		if (ready == 0 && ms_left(deadline) == 0)
-			return 1;
 		if (cmd->pidfd < 0 && child_exited(cmd))
 			return drain_all(cmd, out);
 		if (ready == 0) {

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,6 +143,122 @@ static int raw_frames(int argc, char *argv[])
 	    send_frame(fd, 3, "0123456789", 10) < 0)
 		return 2;
 	return 0;
+}
+
+/* The bytes of a result from the helpers below: flood_byte() from 0. */
+static unsigned char *pattern(size_t n)
+{
+	unsigned char *p = malloc(n);
+
+	for (size_t i = 0; p && i < n; i++)
+		p[i] = flood_byte(i);
+	return p;
+}
+
+/* late_sender MODE: the function returns 5; then an exit handler sends
+ * the parent more than the channel holds: a result of LATE_BYTES
+ * ("result"), or LATE_READIES readiness frames ("flood"). */
+#define LATE_BYTES ((size_t)4 << 20)
+#define LATE_READIES 20000
+
+static void send_late_result(void)
+{
+	unsigned char *p = pattern(LATE_BYTES);
+
+	if (!p || reexec_set_result(p, LATE_BYTES) < 0)
+		_exit(3);
+	free(p);
+}
+
+static void send_late_readies(void)
+{
+	for (int i = 0; i < LATE_READIES; i++)
+		if (reexec_ready() < 0)
+			_exit(3);
+}
+
+static int late_sender(int argc, char *argv[])
+{
+	if (argc < 2)
+		return 1;
+	if (atexit(strcmp(argv[1], "result") == 0 ? send_late_result
+	                                          : send_late_readies) != 0)
+		return 2;
+	return 5;
+}
+
+/* zero_length: an empty message on the channel, "sent" on stdout, then
+ * return 0 on a byte from descriptor 3, 1 at its end-of-file (the test
+ * holds the other end: the child runs until the test says, or ends). */
+static int zero_length(int argc, char *argv[])
+{
+	int fd = find_channel();
+	char c;
+
+	(void)argc;
+	(void)argv;
+	if (fd < 0 || send(fd, "", 0, 0) != 0)
+		return 1;
+	if (write(1, "sent\n", 5) != 5)
+		return 2;
+	return read(3, &c, 1) == 1 ? 0 : 1;
+}
+
+/* Send one DATA frame of n bytes from p. */
+static ssize_t send_data(int fd, const unsigned char *p, size_t n, int flags)
+{
+	uint32_t hdr[2] = {3, (uint32_t)n};
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)p, n}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+	return sendmsg(fd, &msg, flags);
+}
+
+/* Bytes sent on fd that the parent has not received yet. */
+static int unread(int fd)
+{
+	int n = -1;
+
+	return ioctl(fd, SIOCOUTQ, &n) < 0 ? -1 : n;
+}
+
+/* stepped_result: a result of STEPPED_BYTES, sent in steps the parent
+ * sees on stdout: as many frames as the channel takes at once, then
+ * "queued FRAMES UNREAD"; on a byte from stdin "unread UNREAD"; then the
+ * rest of the result and "sent"; return 0 on one more byte. */
+#define STEPPED_BYTES ((size_t)8 << 20)
+
+static int stepped_result(int argc, char *argv[])
+{
+	unsigned char *p = pattern(STEPPED_BYTES);
+	uint64_t total = STEPPED_BYTES;
+	int fd = find_channel(), big = 1 << 20, frames = 0;
+	size_t off = 0;
+	char c;
+
+	(void)argc;
+	(void)argv;
+	if (!p || fd < 0 || send_frame(fd, 2, &total, sizeof(total)) < 0)
+		return 1;
+	/* (A larger buffer holds more frames; any size will do.) */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	while (send_data(fd, p + off, 65536, MSG_DONTWAIT) > 0) {
+		off += 65536;
+		frames++;
+	}
+	printf("queued %d %d\n", frames, unread(fd));
+	fflush(stdout);
+	if (read(0, &c, 1) != 1)
+		return 2;
+	printf("unread %d\n", unread(fd));
+	fflush(stdout);
+	for (; off < STEPPED_BYTES; off += 65536)
+		if (send_data(fd, p + off, 65536, 0) < 0)
+			return 3;
+	printf("sent\n");
+	fflush(stdout);
+	free(p);
+	return read(0, &c, 1) == 1 ? 0 : 4;
 }
 
 /* nest: input is the depth; the result is "pid:ppid " for this level and
@@ -634,6 +755,161 @@ static void readiness(void **state)
 	assert_true(interrupts_stop() > 0);
 }
 
+/* A line from fd (a pipe from the child), without its newline. */
+static void read_line(int fd, char *line, size_t size)
+{
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t k = read(fd, line + n, 1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		assert_int_equal(k, 1);
+		if (line[n] == '\n')
+			break;
+		assert_true(++n < size);
+	}
+	line[n] = '\0';
+}
+
+/* Data after the status (from exit handlers), more than the channel
+ * holds: the wait takes it in until the child has ended, and returns;
+ * a late result is the result. (The timeout only keeps a broken build
+ * from hanging the suite.) */
+static void late_frames(void **state)
+{
+	static const char *const modes[] = {"result", "flood"};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		reexec_cmd *cmd = reexec_command("late_sender", modes[i], NULL);
+		unsigned char *want = pattern(LATE_BYTES);
+		void *data = NULL;
+		size_t len = 0;
+		int status = -1;
+
+		assert_int_equal(reexec_start(cmd), 0);
+		assert_int_equal(reexec_wait_timeout(cmd, 60000, &status), 0);
+		assert_int_equal(exit_of(status), 5);
+		if (i == 0) {
+			assert_int_equal(reexec_take_result(cmd, &data, &len),
+			                 0);
+			assert_int_equal(len, LATE_BYTES);
+			assert_memory_equal(data, want, LATE_BYTES);
+			free(data);
+		} else {
+			expect_fail(reexec_take_result(cmd, &data, &len),
+			            ENODATA);
+		}
+		free(want);
+		reexec_cmd_free(cmd);
+	}
+}
+
+/* An empty message is a malformed frame, not the end of the child: the
+ * child runs on (a poll times out, a free ends it), and its wait fails
+ * with EPROTO with the status stored. */
+static void zero_length_message(void **state)
+{
+	char line[64];
+	int status = -1;
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		reexec_cmd *cmd = reexec_command("zero_length", NULL);
+		struct pollfd p = {.events = POLLIN};
+		int hold[2];
+		pid_t pid;
+
+		/* The child's descriptor 3: it runs until we write or close. */
+		assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+		assert_int_equal(reexec_cmd_add_fd(cmd, hold[0]), 3);
+		assert_int_equal(reexec_cmd_stdio_pipe(cmd, 1), 0);
+		assert_int_equal(reexec_start(cmd), 0);
+		close(hold[0]);
+		pid = reexec_pid(cmd);
+		assert_true(pid > 0);
+		/* (No pidfds under valgrind: then the pid, reaped by the
+		 * free below, tells.) */
+		p.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		assert_true(p.fd >= 0 || errno == ENOSYS);
+		read_line(reexec_pipe(cmd, 1), line, sizeof(line));
+		assert_string_equal(line, "sent");
+		for (int i = 0; i < 3; i++)
+			expect_fail(reexec_wait_timeout(cmd, 0, &status),
+			            ETIMEDOUT);
+		assert_int_equal(reexec_signal(cmd, 0), 0);
+		if (round == 0) {
+			assert_int_equal(write(hold[1], "x", 1), 1);
+			expect_fail(reexec_wait(cmd, &status), EPROTO);
+			assert_int_equal(exit_of(status), 0);
+			reexec_cmd_free(cmd);
+		} else {
+			/* Freed while it runs: it is ended, not left. */
+			reexec_cmd_free(cmd);
+			if (p.fd >= 0)
+				assert_int_equal(poll(&p, 1, 0), 1);
+			else
+				assert_true(kill(pid, 0) < 0 && errno == ESRCH);
+		}
+		close(hold[1]);
+		if (p.fd >= 0)
+			close(p.fd);
+	}
+}
+
+/* A poll (timeout 0) takes a bounded part of a large result and returns
+ * ETIMEDOUT; polls in a loop take all of it, and the status. */
+static void poll_moves_data_in_steps(void **state)
+{
+	reexec_cmd *cmd = reexec_command("stepped_result", NULL);
+	unsigned char *want = pattern(STEPPED_BYTES);
+	int frames = 0, before = -1, after = -1, status = -1, calls = 0, rc;
+	struct pollfd out = {.events = POLLIN};
+	char line[64];
+	void *data = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 0), 0);
+	assert_int_equal(reexec_cmd_stdio_pipe(cmd, 1), 0);
+	assert_int_equal(reexec_start(cmd), 0);
+	out.fd = reexec_pipe(cmd, 1);
+	read_line(out.fd, line, sizeof(line));
+	assert_int_equal(sscanf(line, "queued %d %d", &frames, &before), 2);
+	/* All of it is in our socket now, ready to be read. */
+	assert_true(frames >= 3);
+	expect_fail(reexec_wait_timeout(cmd, 0, &status), ETIMEDOUT);
+	assert_int_equal(write(reexec_pipe(cmd, 0), "x", 1), 1);
+	read_line(out.fd, line, sizeof(line));
+	assert_int_equal(sscanf(line, "unread %d", &after), 1);
+	/* One poll moved some of it, not all. */
+	assert_true(after < before);
+	assert_true(after > 0);
+
+	/* The rest, a poll at a time, until the child has sent it all. */
+	do {
+		expect_fail(reexec_wait_timeout(cmd, 0, &status), ETIMEDOUT);
+		calls++;
+	} while (poll(&out, 1, 0) == 0);
+	read_line(out.fd, line, sizeof(line));
+	assert_string_equal(line, "sent");
+	assert_true(calls > 1);
+	assert_int_equal(write(reexec_pipe(cmd, 0), "x", 1), 1);
+	while ((rc = reexec_wait_timeout(cmd, 0, &status)) < 0 &&
+	       errno == ETIMEDOUT)
+		;
+	assert_int_equal(rc, 0);
+	assert_int_equal(exit_of(status), 0);
+	assert_int_equal(reexec_take_result(cmd, &data, &len), 0);
+	assert_int_equal(len, STEPPED_BYTES);
+	assert_memory_equal(data, want, STEPPED_BYTES);
+	free(data);
+	free(want);
+	reexec_cmd_free(cmd);
+}
+
 /* reexec_call with n bytes in and the same bytes back. */
 static void round_trip(size_t n)
 {
@@ -809,6 +1085,9 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(malformed_input),
 	        cmocka_unit_test(malformed_result),
 	        cmocka_unit_test(readiness),
+	        cmocka_unit_test(late_frames),
+	        cmocka_unit_test(zero_length_message),
+	        cmocka_unit_test(poll_moves_data_in_steps),
 	        cmocka_unit_test(round_trips),
 	        cmocka_unit_test(data_bad_input),
 	        cmocka_unit_test(failed_start_startable_again),
@@ -825,6 +1104,9 @@ int main(int argc, char *argv[])
 	reexec_register("nest", nest);
 	reexec_register("exit_directly", exit_directly);
 	reexec_register("low_as_probe", low_as_probe);
+	reexec_register("late_sender", late_sender);
+	reexec_register("zero_length", zero_length);
+	reexec_register("stepped_result", stepped_result);
 	reexec_register_multicall("multi_euid", multi_euid,
 	                          REEXEC_ALLOW_SETUID);
 	/* A program that ends before reexec_init() (died_before_function). */
