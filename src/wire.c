@@ -176,16 +176,22 @@ struct rbuf {
 	bool bad;
 };
 
+/* The next n bytes into x (left as it is, and r bad, past the end). */
+static void get_bytes(struct rbuf *r, void *x, size_t n)
+{
+	if (r->end - r->p < (ptrdiff_t)n) {
+		r->bad = true;
+		return;
+	}
+	memcpy(x, r->p, n);
+	r->p += n;
+}
+
 static int get_int(struct rbuf *r)
 {
 	int32_t x = 0;
 
-	if (r->end - r->p < (ptrdiff_t)sizeof(x)) {
-		r->bad = true;
-		return 0;
-	}
-	memcpy(&x, r->p, sizeof(x));
-	r->p += sizeof(x);
+	get_bytes(r, &x, sizeof(x));
 	return x;
 }
 
@@ -193,12 +199,7 @@ static uint64_t get_u64(struct rbuf *r)
 {
 	uint64_t x = 0;
 
-	if (r->end - r->p < (ptrdiff_t)sizeof(x)) {
-		r->bad = true;
-		return 0;
-	}
-	memcpy(&x, r->p, sizeof(x));
-	r->p += sizeof(x);
+	get_bytes(r, &x, sizeof(x));
 	return x;
 }
 

@@ -469,6 +469,22 @@ char *capture_stdout(reexec_cmd *cmd, size_t *len, int *status)
 	return cap.out;
 }
 
+void skip_unless_setuid_testable(const char *setpriv)
+{
+	const char *skip_reason = NULL;
+
+	if (getenv("TEST_SANITIZER"))
+		skip_reason = "sanitizer runtimes refuse setuid binaries";
+	else if (geteuid() != 0)
+		skip_reason = "needs root to make a setuid-root copy";
+	else if (access(setpriv, X_OK) < 0)
+		skip_reason = "no setpriv to run it as another user";
+	if (skip_reason) {
+		print_message("skipped: %s\n", skip_reason);
+		skip();
+	}
+}
+
 int run_probe(const char *name, const char *skip_reason)
 {
 	reexec_cmd *cmd = reexec_command(name, NULL);

@@ -54,6 +54,11 @@ int interrupts_stop(void);
  * which skips the test with the reason given. */
 int run_probe(const char *name, const char *skip_reason);
 
+/* Skip the test unless a setuid-root copy of this binary can be run as
+ * another user with setpriv (the path given): root, setpriv there, no
+ * sanitizer runtime. (Not in builds without cmocka.) */
+void skip_unless_setuid_testable(const char *setpriv);
+
 /* Assert that a call failed (rc -1) with errno err; clears errno. (Not
  * in builds without cmocka.) */
 void expect_fail(int rc, int err);

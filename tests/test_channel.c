@@ -524,16 +524,7 @@ static void setuid_copy_refuses_other_user(void **state)
 	const char *skip_reason = NULL;
 
 	(void)state;
-	if (getenv("TEST_SANITIZER"))
-		skip_reason = "sanitizer runtimes refuse setuid binaries";
-	else if (geteuid() != 0)
-		skip_reason = "needs root to make a setuid-root copy";
-	else if (access(as_nobody[0], X_OK) < 0)
-		skip_reason = "no setpriv to run it as another user";
-	if (skip_reason) {
-		print_message("skipped: %s\n", skip_reason);
-		skip();
-	}
+	skip_unless_setuid_testable(as_nobody[0]);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chmod(dir, 0755), 0);
 	snprintf(copy, sizeof(copy), "%s/suite", dir);

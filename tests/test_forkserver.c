@@ -64,20 +64,35 @@ static int getenv_of(int argc, char *argv[])
 	return reexec_set_result(v, strlen(v)) < 0;
 }
 
-/* Run ppid through cmd; return the pid it reports. */
-static int parent_of(reexec_cmd *cmd)
+/* Run cmd, which must succeed, and free it; return its result (free
+ * it). */
+static char *result_of(reexec_cmd *cmd)
 {
 	void *out;
 	size_t len;
-	int status, pid;
+	int status;
 
 	assert_int_equal(reexec_run(cmd, &status), 0);
 	assert_int_equal(status, 0);
 	assert_int_equal(reexec_take_result(cmd, &out, &len), 0);
-	pid = atoi(out);
-	free(out);
 	reexec_cmd_free(cmd);
-	return pid;
+	return out;
+}
+
+/* The number a child of cmd gives as its result. */
+static int number_of(reexec_cmd *cmd)
+{
+	char *out = result_of(cmd);
+	int n = atoi(out);
+
+	free(out);
+	return n;
+}
+
+/* Run ppid through cmd; return the pid it reports. */
+static int parent_of(reexec_cmd *cmd)
+{
+	return number_of(cmd);
 }
 
 /* The threads of process pid, from /proc. */
@@ -485,17 +500,7 @@ static int pdeathsig(int argc, char *argv[])
 /* The parent-death signal a child started by cmd carries. */
 static int pdeathsig_of(reexec_cmd *cmd)
 {
-	void *out;
-	size_t len;
-	int status, sig;
-
-	assert_int_equal(reexec_run(cmd, &status), 0);
-	assert_int_equal(status, 0);
-	assert_int_equal(reexec_take_result(cmd, &out, &len), 0);
-	sig = atoi(out);
-	free(out);
-	reexec_cmd_free(cmd);
-	return sig;
+	return number_of(cmd);
 }
 
 /* A child carries a parent-death signal only when its command asked for
@@ -751,20 +756,6 @@ static int state(int argc, char *argv[])
 	return reexec_set_result(out, (size_t)n) < 0;
 }
 
-/* What state reports for a child of cmd. */
-static char *state_of(reexec_cmd *cmd)
-{
-	void *out;
-	size_t len;
-	int status;
-
-	assert_int_equal(reexec_run(cmd, &status), 0);
-	assert_int_equal(status, 0);
-	assert_int_equal(reexec_take_result(cmd, &out, &len), 0);
-	reexec_cmd_free(cmd);
-	return out;
-}
-
 /* A fork-server child has its caller's working directory, umask, limits
  * and nice value as they are at the start, not as they were when the
  * server started: the same as an exec'd child. */
@@ -802,7 +793,7 @@ static void callers_state_now(void **state_)
 
 		assert_int_equal(reexec_cmd_forkserver(cmd, fs), 0);
 		snprintf(want, sizeof(want), "%s 027 200 %d", dir, nice_now);
-		got = state_of(cmd);
+		got = result_of(cmd);
 		assert_string_equal(got, want);
 		free(got);
 		/* A relative directory is the caller's now. */
@@ -810,7 +801,7 @@ static void callers_state_now(void **state_)
 		assert_int_equal(reexec_cmd_forkserver(cmd, fs), 0);
 		assert_int_equal(reexec_cmd_set_dir(cmd, "sub"), 0);
 		snprintf(want, sizeof(want), "%s 027 200 %d", sub, nice_now);
-		got = state_of(cmd);
+		got = result_of(cmd);
 		assert_string_equal(got, want);
 		free(got);
 	}

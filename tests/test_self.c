@@ -811,16 +811,7 @@ static void sealed_start_refused_setuid(void **state)
 	const char *skip_reason = NULL;
 
 	(void)state;
-	if (getenv("TEST_SANITIZER"))
-		skip_reason = "sanitizer runtimes refuse setuid binaries";
-	else if (geteuid() != 0)
-		skip_reason = "needs root to make a setuid-root copy";
-	else if (access(argv[0], X_OK) < 0)
-		skip_reason = "no setpriv to run it as another user";
-	if (skip_reason) {
-		print_message("skipped: %s\n", skip_reason);
-		skip();
-	}
+	skip_unless_setuid_testable(argv[0]);
 	argv[4] = copy_self(dir);
 	assert_int_equal(chmod(dir, 0755), 0);
 	assert_int_equal(chmod(argv[4], 04755), 0);
