@@ -1025,14 +1025,15 @@ REEXEC_API int reexec_forkserver_start(int flags);
  * REEXEC_FORKSERVER_ALL default. Its spares end with it. Children it
  * started run on, but their status is lost (ECHILD), except those that
  * asked for a parent-death signal: the server is their parent, so they
- * get it now. Thread-safe. Never blocks beyond the moment SIGKILL takes.
+ * get it now. Thread-safe. The server is hung up on first, so it ends by
+ * itself even where the kernel refuses this process's SIGKILL (it changed
+ * its credentials since the server started); it is then waited for at
+ * most 5 seconds, else as long as SIGKILL takes.
  *
  * Returns 0, or -1 with errno set:
- *   EPERM  the kernel refused SIGKILL (the caller changed its credentials
- *          since the server started): the server is not waited for; its
- *          socket is closed, so it ends by itself, and it is forgotten all
- *          the same (the next start starts a new one), and the default is
- *          off.
+ *   EPERM  the kernel refused SIGKILL and the server did not end by itself
+ *          within 5 seconds: it is forgotten all the same (the next start
+ *          starts a new one), and the default is off.
  */
 REEXEC_API int reexec_forkserver_stop(void);
 

@@ -118,9 +118,14 @@ static void forget_server(void)
 	server_identity = NULL;
 }
 
+/* How long a server that this process may no longer signal has to end by
+ * itself once hung up on (it takes a few milliseconds: bench/orphan). */
+#define SERVER_END_MS 5000
+
 /* 0, or -1 with EPERM when the server could not be killed (the caller
- * changed its credentials since it started it): it is left to end when it
- * finds its socket closed. */
+ * changed its credentials since it started it) and did not end by itself
+ * within SERVER_END_MS: it is forgotten, left to end when it finds its
+ * socket closed. */
 static int end_server(void)
 {
 	int rc = 0;
@@ -131,8 +136,17 @@ static int end_server(void)
 		/* Hung up first, the server ends by itself even where this
 		 * process may no longer signal it (it dropped privileges
 		 * since). */
+		struct pollfd p = {.fd = server->pidfd, .events = POLLIN};
+		long long deadline = deadline_after(SERVER_END_MS);
+
 		close_keep_errno(server->chan.fd);
 		server->chan.fd = -1;
+		/* (server->pid is our unreaped child.) */
+		if (server->pid > 0 && kill(server->pid, 0) < 0 &&
+		    errno == EPERM)
+			while (poll(&p, 1, ms_left(deadline)) < 0 &&
+			       errno == EINTR)
+				;
 		rc = cmd_free(server); /* SIGKILL and reap */
 	}
 	server = NULL;
