@@ -112,6 +112,14 @@ static int threads_of(pid_t pid)
 	return n;
 }
 
+/* Stop the server; nothing of ours is left, the spares it had included. */
+static void stop_leaving_nothing(void)
+{
+	assert_int_equal(reexec_forkserver_stop(), 0);
+	reap_orphans();
+	assert_true(no_children());
+}
+
 static void per_command_choice(void **state)
 {
 	reexec_cmd *cmd;
@@ -180,9 +188,7 @@ static void dead_server_replaced(void **state)
 
 	server = parent_of(forkserver_cmd("ppid"));
 	assert_int_equal(server, reexec_forkserver_pid());
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* In a copy of the caller made by fork(): 0 when it has no server of its
@@ -230,9 +236,7 @@ static void forked_copy_has_its_own(void **state)
 	assert_int_equal(status, 0);
 	assert_int_equal(reexec_forkserver_pid(), server);
 	assert_int_equal(parent_of(forkserver_cmd("ppid")), server);
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* Whether /proc/PID/environ holds the string entry. */
@@ -262,9 +266,7 @@ static bool environ_has(pid_t pid, const char *entry)
 static void binds_now_children_do_not_see_it(void **state)
 {
 	reexec_cmd *cmd;
-	void *out;
-	size_t len;
-	int status;
+	char *out;
 
 	(void)state;
 	if (getenv("LD_BIND_NOW")) {
@@ -274,17 +276,12 @@ static void binds_now_children_do_not_see_it(void **state)
 	assert_int_equal(reexec_forkserver_start(0), 0);
 	cmd = reexec_command("getenv_of", "LD_BIND_NOW", NULL);
 	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
-	assert_int_equal(reexec_run(cmd, &status), 0);
-	assert_int_equal(status, 0);
-	assert_int_equal(reexec_take_result(cmd, &out, &len), 0);
+	out = result_of(cmd);
 	assert_string_equal(out, "(none)");
 	free(out);
-	reexec_cmd_free(cmd);
 	/* (Read once it has answered: its exec is over.) */
 	assert_true(environ_has(reexec_forkserver_pid(), "LD_BIND_NOW=1"));
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* starter: start a fork server, print its pid, and end without a word. */
@@ -412,9 +409,7 @@ static void many_threads(void **state)
 	}
 	assert_int_equal(reexec_forkserver_pid(), server);
 	assert_int_equal(threads_of(server), 1);
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* Starts from many threads while one of them kills the server now and
@@ -466,9 +461,7 @@ static void killed_under_threads(void **state)
 	/* The last one killed was replaced (or is, now). */
 	assert_int_equal(parent_of(forkserver_cmd("ppid")),
 	                 reexec_forkserver_pid());
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* echo [ARG LEN]: the input back as the result; fails when ARG is not
@@ -518,9 +511,7 @@ static void no_pdeathsig_unless_asked(void **state)
 	cmd = reexec_command("pdeathsig", NULL);
 	assert_int_equal(reexec_cmd_parent_death(cmd, SIGUSR2), 0);
 	assert_int_equal(pdeathsig_of(cmd), SIGUSR2);
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* relay_byte: copy one byte from stdin to stdout, then end. */
@@ -677,9 +668,7 @@ static void start_racing_death(void **state)
 		reap_orphans();
 	}
 	assert_int_equal(ran + refused, 100);
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* say_ran: "ran" on stdout. */
@@ -731,9 +720,7 @@ static void status_cannot_be_forged(void **state)
 		assert_int_equal(WTERMSIG(status), SIGKILL);
 		reexec_cmd_free(cmd);
 	}
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* state: the working directory, umask, RLIMIT_NOFILE soft limit and nice
@@ -812,9 +799,7 @@ static void callers_state_now(void **state_)
 	assert_int_equal(chdir(old), 0);
 	assert_int_equal(rmdir(sub), 0);
 	assert_int_equal(rmdir(dir), 0);
-	assert_int_equal(reexec_forkserver_stop(), 0);
-	reap_orphans();
-	assert_true(no_children());
+	stop_leaving_nothing();
 }
 
 /* resids: real, effective and saved uid and gid, and the supplementary
