@@ -5,6 +5,7 @@
 #   MACHINE_ROUNDS  rounds in machine (default 7)
 #   ORPHAN_ROUNDS   rounds in orphan (default 50)
 #   STARTUP_ROUNDS  starts of each kind in startup (default 500)
+#   EVENTLOOP_ROUNDS  batches of each way in eventloop (default 7)
 set -eu
 build=$1
 echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head -n 1)"
@@ -13,4 +14,5 @@ echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head 
 "$build/bench/spawn" "${SPAWN_ROUNDS:-15}"
 "$build/bench/orphan" "${ORPHAN_ROUNDS:-50}"
 "$build/bench/startup" "${STARTUP_ROUNDS:-500}"
+"$build/bench/eventloop" "${EVENTLOOP_ROUNDS:-7}"
 "$build/bench/poll"
