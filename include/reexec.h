@@ -682,7 +682,8 @@ REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
  * all taken in first: at most what the channel buffers), else fails with
  * ETIMEDOUT at once. Steps in a loop move a large input or result along a
  * piece at a time. When nothing is ready a step allocates nothing and
- * makes one poll(2) (two system calls without pidfds).
+ * makes one system call, poll(2); where there are no pidfds, also a
+ * waitid(2) that looks at the child, and a read of reexec_fd()'s timer.
  *
  * Returns 0, or -1 with errno set:
  *   ETIMEDOUT  the child was still running when the time was up.
