@@ -673,9 +673,17 @@ REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
  *
  * The timeout holds however much input or result is moving: the wait
  * moves data in bounded steps (a frame of at most 64 KiB each way) and
- * looks at the clock between them. A poll (0) is one such step: it moves
- * what is ready and fails with ETIMEDOUT at once unless the child has
- * ended, so polls in a loop move a large result along step by step.
+ * looks at the clock between them.
+ *
+ * A timeout of 0 is a step that never blocks, for an event loop that
+ * calls it when reexec_fd() is readable: it moves what is ready now (input
+ * out, readiness, result and return value in) and returns 0 with the
+ * status once the child has ended (what the child sent before it ended is
+ * all taken in first: at most what the channel buffers), else fails with
+ * ETIMEDOUT at once. Steps in a loop move a large input or result along a
+ * piece at a time. When nothing is ready a step allocates nothing and
+ * makes one system call, poll(2); where there are no pidfds, also a
+ * waitid(2) that looks at the child, and a read of reexec_fd()'s timer.
  *
  * Returns 0, or -1 with errno set:
  *   ETIMEDOUT  the child was still running when the time was up.
@@ -942,6 +950,87 @@ REEXEC_API int reexec_input(const void **data, size_t *len);
  *             may have been sent, which the parent does not take.
  */
 REEXEC_API int reexec_set_result(const void *data, size_t len);
+
+/* Event loops: many commands driven from one thread. */
+
+/**
+ * reexec_fd - a descriptor that an event loop (poll(2), epoll(7),
+ * select(2), uv_poll, g_unix_fd_add, sd_event_add_io) watches for
+ * readability to learn that the started command needs its caller.
+ *
+ * It becomes readable when the child has ended, when it sent something
+ * over its channel (readiness, a piece of its result, its return value),
+ * and when more of its input can be sent; whatever path started the child
+ * (exec, sealed, fork server). When it is readable, take a step:
+ * reexec_wait_timeout(cmd, 0, &status), which moves what is ready and
+ * reaps the child once it has ended (or reexec_wait_any(), which does that
+ * for many commands). Reading it, or anything but watching it, is not
+ * allowed: it is an epoll(7) set of the library's own descriptors (the
+ * child's pidfd, the channel, the fork server's word on the child) that
+ * the library keeps right after each step. It is level-triggered: it stays
+ * readable until a step has moved what was ready, so with edge-triggered
+ * watching (EPOLLET) take steps until ETIMEDOUT. Once the child is reaped
+ * it is never readable again: take it out of the loop then.
+ *
+ * The caller's own pipe ends (reexec_cmd_stdio_pipe()) are not in it,
+ * since only the caller reads them: a descriptor that stayed readable until
+ * the caller read its pipes would make a loop that is not reading them yet
+ * spin. To take output as it arrives, watch reexec_pipe(cmd, 1) (and 2)
+ * beside this descriptor and read them when they are readable; they reach
+ * end-of-file when the child (and whatever it left holding them) is gone.
+ *
+ * Where the kernel gives no pidfds (before Linux 5.3, or under valgrind)
+ * the child's end shows on no descriptor; the descriptor then also
+ * becomes readable every 10 milliseconds while the child runs, so that a
+ * loop takes a step that looks.
+ *
+ * The descriptor is made at the first call (a start costs nothing more
+ * when no one asks), is close-on-exec, and belongs to the command: do not
+ * close it; it stays valid until reexec_cmd_free(). The first call changes
+ * the command: like the waits, it must not run at the same time as another
+ * call on the same command.
+ *
+ * Returns the descriptor, or -1 with errno set:
+ *   EINVAL  cmd is NULL.
+ *   ECHILD  the command was never started (or its start failed).
+ *   EMFILE, ENFILE, ENOMEM  no descriptor, or no memory, for the set.
+ *   ENOSYS  not on Linux: there is no such descriptor.
+ */
+REEXEC_API int reexec_fd(const reexec_cmd *cmd);
+
+/**
+ * reexec_wait_any - wait until one of n started commands has ended, moving
+ * every command's data meanwhile, and reap it as reexec_wait() does.
+ *
+ * Waits on the reexec_fd() of every command in cmds that is running (one
+ * poll(2) over them all, however many there are) for at most timeout_ms
+ * milliseconds (0: one step for each that is ready, then ETIMEDOUT;
+ * negative: no limit), and takes a step (see reexec_wait_timeout()) for
+ * each command that is ready, until one has ended. That one alone is
+ * reaped per call: *index (never NULL) receives its position in cmds and
+ * *status (when not NULL) its wait status; commands that ended at the same
+ * time are returned by the next calls. Commands that have been reaped
+ * already (by an earlier call, or reexec_wait()), were never started, or
+ * are NULL (the holes of a caller's table) are skipped, so a loop can call
+ * it with the same array again and again. When many are ready at once,
+ * successive calls start looking at a different place, so that none is
+ * left behind. Signals do not cut the wait short. Allocates two arrays of
+ * n entries per call. Thread-safety: as for reexec_wait() on each
+ * command.
+ *
+ * Returns 0 with *index and *status set, or -1 with errno set; *index is
+ * then n unless one command ended with an error of its wait:
+ *   EINVAL     cmds is NULL while n is not 0, or index is NULL.
+ *   ECHILD     none of the commands can be waited for (all NULL, never
+ *              started or reaped already).
+ *   ETIMEDOUT  none ended in time; they run on.
+ *   ENOMEM     no memory for the arrays.
+ *   or an error of reexec_fd() for one of them (*index is n), or an error
+ *   of reexec_wait() for the command at *index, which has been reaped, its
+ *   status stored in *status as reexec_wait() does.
+ */
+REEXEC_API int reexec_wait_any(reexec_cmd *const cmds[], size_t n,
+                               int timeout_ms, size_t *index, int *status);
 
 /* The fork server. */
 

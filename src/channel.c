@@ -211,8 +211,11 @@ static void send_input(struct chan *ch, size_t budget)
 	}
 }
 
-static void close_chan(struct chan *ch)
+static void close_chan(struct reexec_cmd *cmd)
 {
+	struct chan *ch = &cmd->chan;
+
+	watch_forget(cmd, ch->fd);
 	close_keep_errno(ch->fd);
 	ch->fd = -1;
 	ch->creds = false;
@@ -288,7 +291,7 @@ static void receive(struct reexec_cmd *cmd, size_t budget, long max_frames)
 		if (rc < 0 && errno == EPROTO)
 			broken(ch, EPROTO);
 		else
-			close_chan(ch);
+			close_chan(cmd);
 	}
 }
 
@@ -316,7 +319,7 @@ void chan_handle(struct reexec_cmd *cmd, short revents)
 void chan_drain(struct reexec_cmd *cmd)
 {
 	receive(cmd, SIZE_MAX, LONG_MAX);
-	close_chan(&cmd->chan);
+	close_chan(cmd);
 }
 
 /* Called once the child has been reaped (rc 0) or could not be (rc -1,
@@ -332,6 +335,7 @@ int chan_conclude(struct reexec_cmd *cmd, int rc)
 	struct chan *ch = &cmd->chan;
 
 	chan_drain(cmd);
+	watch_sync(cmd); /* reaped: nothing left to watch */
 	if (rc < 0 && cmd->lost && ch->has_status) {
 		cmd->lost = false;
 		cmd->status = (ch->code & 0xff) << 8;
@@ -356,7 +360,7 @@ int chan_conclude(struct reexec_cmd *cmd, int rc)
 
 void chan_release(struct reexec_cmd *cmd)
 {
-	close_chan(&cmd->chan);
+	close_chan(cmd);
 	stream_free(&cmd->chan.result);
 }
 

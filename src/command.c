@@ -45,6 +45,7 @@ struct reexec_cmd *cmd_create(const char *name, char *const args[])
 	cmd->pidfd = -1;
 	cmd->chan.fd = -1;
 	cmd->relay_fd = -1;
+	cmd->watch.fd = -1;
 	cmd->forkserver = -1;
 	cmd->stop_grace_ms = -1;
 	cmd->argv = calloc(nargs + 2, sizeof(*cmd->argv));
@@ -101,6 +102,7 @@ int cmd_free(struct reexec_cmd *cmd)
 
 	if (!cmd)
 		return 0;
+	watch_release(cmd);
 	rc = cmd_release_process(cmd);
 	cmd_close_pipes(cmd);
 	chan_release(cmd);

@@ -608,6 +608,7 @@ void relay_receive(struct reexec_cmd *cmd)
 		}
 		if (rc > 0 && !cmd->chan.has_exit)
 			continue; /* (nothing else is expected) */
+		watch_forget(cmd, cmd->relay_fd);
 		close_keep_errno(cmd->relay_fd);
 		cmd->relay_fd = -1;
 	}

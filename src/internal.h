@@ -121,6 +121,15 @@ struct stdio_spec {
 	mode_t perm; /* STDIO_FILE */
 };
 
+/* The descriptor reexec_fd() gives: an epoll set of what the command waits
+ * on, and what it holds now (event.c). */
+struct watch {
+	int fd;                 /* the epoll set; -1 until reexec_fd() */
+	int pidfd, chan, relay; /* the descriptors in it, -1: none */
+	uint32_t chan_events;
+	int timer; /* without pidfds, a tick while the child runs; -1 */
+};
+
 enum cmd_state {
 	CMD_NEW = 0,
 	CMD_RUNNING,
@@ -155,7 +164,8 @@ struct reexec_cmd {
 	int parent_death_sig;
 	bool spawner_held; /* spawned by the spawner thread, not reaped yet */
 	struct chan chan;
-	int wait_err; /* reexec_wait's errno, once reaped (0: none) */
+	int wait_err;       /* reexec_wait's errno, once reaped (0: none) */
+	struct watch watch; /* reexec_fd()'s set (event.c) */
 };
 
 #define STOP_GRACE_DEFAULT_MS 5000
@@ -352,6 +362,12 @@ HIDDEN int cmd_release_process(struct reexec_cmd *cmd);
 /* reexec_cmd_free(), telling whether the child had to be left running:
  * -1 with EPERM then. */
 HIDDEN int cmd_free(struct reexec_cmd *cmd);
+
+/* event.c: keep reexec_fd()'s set as the command is now; forget fd, which
+ * is about to be closed; close the set. */
+HIDDEN void watch_sync(struct reexec_cmd *cmd);
+HIDDEN void watch_forget(struct reexec_cmd *cmd, int fd);
+HIDDEN void watch_release(struct reexec_cmd *cmd);
 
 /* clock.c */
 HIDDEN long long deadline_after(int timeout_ms);

@@ -116,8 +116,8 @@ enum { SLOT_PIDFD = 3, SLOT_CHAN, SLOT_RELAY };
  * already (timeout 0) gives one round. Without a pidfd to poll, look at
  * the child between polls of at most a few tens of milliseconds.
  * Returns 0, 1 when the deadline passed first, or -1 with errno set. */
-int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
-         long long deadline, enum pump_until until)
+static int rounds(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
+                  long long deadline, enum pump_until until)
 {
 	struct pollfd pfd[6];
 	int slot[6], look = 1;
@@ -204,4 +204,17 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
 				reexec_pipe_close(cmd, i);
 		}
 	}
+}
+
+/* The rounds, then reexec_fd()'s set brought up to date with what they
+ * moved: the input sent, descriptors closed. */
+int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
+         long long deadline, enum pump_until until)
+{
+	int rc = rounds(cmd, in, out, deadline, until);
+	int err = errno;
+
+	watch_sync(cmd);
+	errno = err;
+	return rc;
 }
