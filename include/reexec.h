@@ -774,6 +774,38 @@ REEXEC_API int reexec_stop(reexec_cmd *cmd, int grace_ms, int *status);
  */
 REEXEC_API pid_t reexec_pid(const reexec_cmd *cmd);
 
+struct rusage;
+
+/**
+ * reexec_rusage - the resources the child used, once it has been reaped
+ * (by reexec_wait(), reexec_stop() and the like): user and system CPU
+ * time, maximum resident set size (ru_maxrss, in KiB), page faults,
+ * block operations and context switches, as wait4(2) reports them, the
+ * children it waited for included. Fields Linux does not keep are 0.
+ * The same for a child of the exec path and of the fork server (whose
+ * server reaps it and sends the figures with its status). Does not block.
+ *
+ * ru_maxrss is the child's own: the kernel folds the peak of the parent
+ * (this process) into that of a child started by vfork and exec, as
+ * posix_spawn(3) and the exec path start it, so the child measures its
+ * own peak (VmHWM, or what its children used if more) when its function
+ * returns and sends it with the function's value; that figure replaces
+ * the kernel's. A child that never returned from its function (killed,
+ * or ending with exit(3) or _exit(2) inside it, or refusing to run it)
+ * sends none and gets the kernel's, which for an exec-path child is at
+ * least this process's peak when it started it. A fork-server child's
+ * figure is the kernel's, which includes no one's peak (its image is a
+ * fork of the small server). Memory used by exit handlers after the
+ * function returned is not in the child's own figure.
+ *
+ * Returns 0 with *usage filled in, or -1 with errno set:
+ *   EINVAL  cmd or usage is NULL.
+ *   ECHILD  the child has not been reaped yet (or never started), or it
+ *           was reaped by someone else (see reexec_wait()) or its fork
+ *           server died first, so its figures are lost.
+ */
+REEXEC_API int reexec_rusage(const reexec_cmd *cmd, struct rusage *usage);
+
 /* Which streams reexec_capture() collects. */
 #define REEXEC_CAPTURE_STDOUT 0x1 /* stdout into out */
 #define REEXEC_CAPTURE_STDERR 0x2 /* stderr into err */

@@ -97,7 +97,7 @@ static bool drop_fds(struct msghdr *msg)
 }
 
 /* Receive one frame. The body of a DATA frame for s lands in place; other
- * bodies are at most 8 bytes and land in s->small. Returns 1, 0 at
+ * bodies are at most EXIT_BODY bytes and land in s->small. Returns 1, 0 at
  * end-of-file, or -1 with errno set: EAGAIN (with MSG_DONTWAIT) or EPROTO
  * when what arrived is no frame.
  *
@@ -246,6 +246,7 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 		break;
 	case FRAME_STATUS:
 		ch->code = frame_int(f);
+		ch->peak = status_peak(f);
 		ch->has_status = true;
 		break;
 	case FRAME_ERROR:

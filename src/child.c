@@ -249,9 +249,30 @@ void child_forget_channel(void)
 	result_sent = false;
 }
 
+/* The peak resident set, in KiB, of this process since its exec, or of
+ * the children it waited for if that is more (as a wait for us would
+ * count them); -1 when /proc cannot tell. Not getrusage(RUSAGE_SELF): a
+ * child started by vfork and exec has its parent's peak folded into that
+ * maximum at the exec, while VmHWM belongs to the image alone. */
+static long long own_peak(void)
+{
+	char *status = proc_read("/proc/self/status"), *line;
+	long long peak = -1;
+	struct rusage kids;
+
+	line = status ? strstr(status, "\nVmHWM:") : NULL;
+	if (line)
+		peak = strtoll(line + 7, NULL, 10);
+	free(status);
+	if (peak >= 0 && getrusage(RUSAGE_CHILDREN, &kids) == 0 &&
+	    kids.ru_maxrss > peak)
+		peak = kids.ru_maxrss;
+	return peak;
+}
+
 int child_run(reexec_fn fn, int argc, char *argv[])
 {
-	int32_t v;
+	int v;
 
 	/* So that the parent can tell a function that ended (with any
 	 * status, 127 included) from a child that never got this far: the
@@ -261,10 +282,14 @@ int child_run(reexec_fn fn, int argc, char *argv[])
 	/* (Never NULL: reexec_init() refuses a name without a function.) */
 	// cppcheck-suppress ctunullpointer
 	v = fn(argc, argv);
-	/* A fork server's child: the server reports the status itself. */
+	/* A fork server's child: the server reports the status (and the
+	 * usage: a fork folds in no one's peak) itself. */
 	if (chan_fd >= 0 && !forked_by_server) {
+		unsigned char body[STATUS_BODY];
+
+		status_body(body, v, own_peak());
 		pthread_mutex_lock(&send_lock);
-		frame_send(chan_fd, FRAME_STATUS, &v, sizeof(v), 0);
+		frame_send(chan_fd, FRAME_STATUS, body, sizeof(body), 0);
 		pthread_mutex_unlock(&send_lock);
 	}
 	return v;

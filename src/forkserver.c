@@ -591,7 +591,7 @@ int spawn_via_server(struct reexec_cmd *cmd)
 }
 
 /* The server's word on a child it made, from the relay: its wait status
- * once it has reaped it. At end-of-file (the server is gone) the relay is
+ * and resource usage once it has reaped it. At end-of-file (the server is gone) the relay is
  * closed and the status stays unknown. */
 void relay_receive(struct reexec_cmd *cmd)
 {
@@ -603,7 +603,7 @@ void relay_receive(struct reexec_cmd *cmd)
 		if (rc < 0 && errno == EAGAIN)
 			return;
 		if (rc > 0 && f.type == FRAME_EXIT) {
-			cmd->chan.exit_status = frame_int(&f);
+			cmd->chan.exit_status = exit_decode(&f, &cmd->usage);
 			cmd->chan.has_exit = true;
 		}
 		if (rc > 0 && !cmd->chan.has_exit)

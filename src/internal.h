@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "reexec.h"
@@ -48,15 +49,26 @@ enum frame_type {
 	FRAME_READY = 1, /* child: reexec_ready() */
 	FRAME_BEGIN,     /* either: a data stream of this many bytes follows */
 	FRAME_DATA,      /* either: the next bytes of the stream */
-	FRAME_STATUS,    /* child: the function returned this value */
+	FRAME_STATUS,    /* child: the function returned this value (and
+	                    the child's own peak memory, STATUS_BODY) */
 	FRAME_ERROR,     /* child: refused to run, this errno says why */
-	FRAME_EXIT,      /* fork server, on the relay: the child's status */
+	FRAME_EXIT,      /* fork server, on the relay: the child's status
+	                    and resource usage (EXIT_BODY) */
 	FRAME_FORKED,    /* fork server, on the relay: the child's pid */
 	FRAME_STARTED,   /* child: its function starts now */
 };
 #define FRAME_HDR 8
 #define FRAME_CHUNK 65536
 #define FRAME_MAX (FRAME_HDR + FRAME_CHUNK)
+/* FRAME_STATUS's body: the value (32 bits), then the peak resident set of
+ * the child's own image and the children it waited for, in KiB (64 bits;
+ * -1: unknown). */
+#define STATUS_BODY 12
+/* FRAME_EXIT's body, 64-bit numbers: the wait status, user and system
+ * time in microseconds, then ru_maxrss, ru_minflt, ru_majflt, ru_inblock,
+ * ru_oublock, ru_nvcsw and ru_nivcsw as wait4(2) gave them. */
+#define EXIT_FIELDS 10
+#define EXIT_BODY 80 /* EXIT_FIELDS * 8 */
 
 struct frame {
 	enum frame_type type;
@@ -69,7 +81,7 @@ struct stream {
 	unsigned char *data; /* total + 1 bytes, NUL-terminated */
 	size_t total, len;
 	bool begun;
-	unsigned char small[8]; /* the body of any other frame */
+	unsigned char small[EXIT_BODY]; /* the body of any other frame */
 };
 
 HIDDEN size_t frame_header(unsigned char hdr[FRAME_HDR], enum frame_type type,
@@ -78,6 +90,14 @@ HIDDEN size_t frame_header(unsigned char hdr[FRAME_HDR], enum frame_type type,
 HIDDEN int frame_decode(const unsigned char hdr[FRAME_HDR], const void *body,
                         size_t len, struct frame *f);
 HIDDEN int frame_int(const struct frame *f);
+HIDDEN void status_body(unsigned char b[STATUS_BODY], int value,
+                        long long peak_kib);
+/* FRAME_STATUS's peak (-1: unknown, or nonsense). */
+HIDDEN long long status_peak(const struct frame *f);
+HIDDEN void exit_body(unsigned char b[EXIT_BODY], int status,
+                      const struct rusage *ru);
+/* FRAME_EXIT's status, and its usage into ru (nonsense made sane). */
+HIDDEN int exit_decode(const struct frame *f, struct rusage *ru);
 /* 1 when the stream is complete, 0 when more is to come, -1 with EPROTO
  * (out of order, too long), EMSGSIZE (over REEXEC_DATA_MAX) or ENOMEM. */
 HIDDEN int stream_feed(struct stream *s, const struct frame *f);
@@ -100,6 +120,8 @@ struct chan {
 	bool creds;      /* SO_PASSCRED is on: while receiving, see channel.c */
 	int exit_status; /* FRAME_EXIT's wait status */
 	int code;        /* FRAME_STATUS */
+	long long peak;  /* with has_status: the child's own peak RSS in KiB,
+	                    -1 unknown */
 	int err;         /* FRAME_ERROR, or EPROTO for a broken channel */
 	struct stream result;
 };
@@ -164,8 +186,10 @@ struct reexec_cmd {
 	int parent_death_sig;
 	bool spawner_held; /* spawned by the spawner thread, not reaped yet */
 	struct chan chan;
-	int wait_err;       /* reexec_wait's errno, once reaped (0: none) */
-	struct watch watch; /* reexec_fd()'s set (event.c) */
+	int wait_err;        /* reexec_wait's errno, once reaped (0: none) */
+	struct watch watch;  /* reexec_fd()'s set (event.c) */
+	struct rusage usage; /* once reaped, when has_usage */
+	bool has_usage;
 };
 
 #define STOP_GRACE_DEFAULT_MS 5000
@@ -196,6 +220,9 @@ HIDDEN void free_strv(char **v);
 HIDDEN char **dup_strv(char *const v[]);
 HIDDEN int close_keep_errno(int fd);
 HIDDEN void close_from(int lo);
+/* The whole of a small /proc file, NUL-terminated, in malloc'd memory;
+ * NULL with errno set. */
+HIDDEN char *proc_read(const char *path);
 
 /* env.c */
 HIDDEN char **env_build(const struct reexec_cmd *cmd, char *const extra[]);

@@ -10,6 +10,7 @@
  * handler and never waits for any child but its own. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -168,6 +169,39 @@ static int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 	}
 }
 
+/* Reap the child (blocking), taking its wait status and resource usage:
+ * the raw waitid system call gives the usage too, which the C library's
+ * wrapper drops. 0, or -1 with errno set. */
+static int reap(const struct reexec_cmd *cmd, int *status, struct rusage *ru)
+{
+#ifdef SYS_waitid
+	siginfo_t si = {0};
+	long rc = cmd->pidfd >= 0 ? syscall(SYS_waitid, P_PIDFD, cmd->pidfd,
+	                                    &si, WEXITED, ru)
+	                          : syscall(SYS_waitid, P_PID, cmd->pid, &si,
+	                                    WEXITED, ru);
+
+	if (rc < 0)
+		return -1;
+	*status = status_of(&si);
+	return 0;
+#else
+	return wait4(cmd->pid, status, 0, ru) < 0 ? -1 : 0;
+#endif
+}
+
+/* A child started by vfork and exec (the exec path: posix_spawn too) has
+ * its parent's peak resident set folded into its ru_maxrss at the exec;
+ * the figure the child sent with its function's value is its own (see
+ * child.c), and replaces it. */
+static void use_own_peak(struct reexec_cmd *cmd)
+{
+	if (cmd->has_usage && cmd->chan.has_status && cmd->chan.peak >= 0)
+		cmd->usage.ru_maxrss = cmd->chan.peak > LONG_MAX
+		                               ? LONG_MAX
+		                               : (long)cmd->chan.peak;
+}
+
 /* The fork server's child: its status comes over the channel. */
 static int wait_relayed(struct reexec_cmd *cmd, int *status)
 {
@@ -180,7 +214,8 @@ static int wait_relayed(struct reexec_cmd *cmd, int *status)
 	if (cmd->chan.has_exit)
 		cmd->status = cmd->chan.exit_status;
 	else
-		cmd->lost = true; /* the server died first */
+		cmd->lost = true;            /* the server died first */
+	cmd->has_usage = cmd->chan.has_exit; /* (relay_receive() took it) */
 	if (chan_conclude(cmd, cmd->lost ? -1 : 0) < 0 && cmd->lost) {
 		errno = ECHILD;
 		return -1;
@@ -199,22 +234,17 @@ static int wait_relayed(struct reexec_cmd *cmd, int *status)
  * reports (the status is stored then, see need_wait()). */
 int wait_child(struct reexec_cmd *cmd, int *status)
 {
-	siginfo_t si = {0};
 	int rc;
 
 	if (cmd->via_server)
 		return wait_relayed(cmd, status);
 	do
-		rc = cmd->pidfd >= 0
-		             ? waitid((idtype_t)P_PIDFD, (id_t)cmd->pidfd, &si,
-		                      WEXITED)
-		             : waitid(P_PID, (id_t)cmd->pid, &si, WEXITED);
+		rc = reap(cmd, &cmd->status, &cmd->usage);
 	while (rc < 0 && errno == EINTR);
 	cmd->state = CMD_REAPED;
 	if (rc < 0)
 		cmd->lost = true; /* never touch that pid again */
-	else
-		cmd->status = status_of(&si);
+	cmd->has_usage = rc == 0;
 	if (cmd->spawner_held) {
 		cmd->spawner_held = false;
 		spawner_release();
@@ -223,6 +253,7 @@ int wait_child(struct reexec_cmd *cmd, int *status)
 		errno = ECHILD;
 		return -1;
 	}
+	use_own_peak(cmd);
 	if (status)
 		*status = cmd->status;
 	if (cmd->wait_err) {
@@ -382,6 +413,20 @@ int reexec_stop(reexec_cmd *cmd, int grace_ms, int *status)
 	if (rc <= 0)
 		return rc;
 	return stop_child(cmd, grace_ms, status);
+}
+
+int reexec_rusage(const reexec_cmd *cmd, struct rusage *usage)
+{
+	if (!cmd || !usage) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (cmd->state != CMD_REAPED || !cmd->has_usage) {
+		errno = ECHILD;
+		return -1;
+	}
+	*usage = cmd->usage;
+	return 0;
 }
 
 int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms)

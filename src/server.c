@@ -177,6 +177,7 @@ struct kid {
 	int relay; /* the caller's relay: FRAME_EXIT goes there */
 	bool ended;
 	int status;
+	struct rusage usage;
 };
 
 static struct kid *kids;
@@ -195,16 +196,17 @@ static void add_kid(pid_t pid, int relay)
 		kids = grown;
 		kids_cap = want;
 	}
-	kids[nkids++] = (struct kid){pid, relay, false, 0};
+	kids[nkids++] = (struct kid){.pid = pid, .relay = relay};
 }
 
 /* Try to send an ended kid's status; drop it once sent or unsendable. */
 static bool tell(size_t i)
 {
-	int32_t v = kids[i].status;
+	unsigned char body[EXIT_BODY];
 
-	if (frame_send(kids[i].relay, FRAME_EXIT, &v, sizeof(v), MSG_DONTWAIT) <
-	            0 &&
+	exit_body(body, kids[i].status, &kids[i].usage);
+	if (frame_send(kids[i].relay, FRAME_EXIT, body, sizeof(body),
+	               MSG_DONTWAIT) < 0 &&
 	    errno == EAGAIN)
 		return false; /* its relay is full: when there is room */
 	close(kids[i].relay);
@@ -433,13 +435,15 @@ static void spare_news(int k)
 	spares[k].pid = -1;
 }
 
-/* Reap every child that ended and tell its caller. */
+/* Reap every child that ended and tell its caller its status and what
+ * it used. */
 static void reap_kids(void)
 {
+	struct rusage ru;
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
 		/* A spare that took a request and already ended: its news
 		 * is in the socket, take it first. */
 		for (int k = 0; k < SPARES; k++)
@@ -449,6 +453,7 @@ static void reap_kids(void)
 			if (kids[i].pid == pid) {
 				kids[i].ended = true;
 				kids[i].status = status;
+				kids[i].usage = ru;
 				tell(i);
 				break;
 			}

@@ -36,8 +36,10 @@ static long body_size(uint32_t type)
 	case FRAME_STARTED:
 		return 0;
 	case FRAME_STATUS:
-	case FRAME_ERROR:
+		return STATUS_BODY;
 	case FRAME_EXIT:
+		return EXIT_BODY;
+	case FRAME_ERROR:
 	case FRAME_FORKED:
 		return 4;
 	case FRAME_BEGIN:
@@ -77,6 +79,78 @@ int frame_int(const struct frame *f)
 
 	memcpy(&v, f->body, 4);
 	return v;
+}
+
+void status_body(unsigned char b[STATUS_BODY], int value, long long peak_kib)
+{
+	int32_t v = value;
+	int64_t peak = peak_kib;
+
+	memcpy(b, &v, 4);
+	memcpy(b + 4, &peak, 8);
+}
+
+long long status_peak(const struct frame *f)
+{
+	int64_t peak;
+
+	memcpy(&peak, f->body + 4, 8);
+	return peak < 0 ? -1 : peak;
+}
+
+_Static_assert(EXIT_FIELDS * 8 == EXIT_BODY, "FRAME_EXIT's body");
+
+void exit_body(unsigned char b[EXIT_BODY], int status, const struct rusage *ru)
+{
+	int64_t v[EXIT_FIELDS] = {
+	        status,
+	        (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec,
+	        (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec,
+	        ru->ru_maxrss,
+	        ru->ru_minflt,
+	        ru->ru_majflt,
+	        ru->ru_inblock,
+	        ru->ru_oublock,
+	        ru->ru_nvcsw,
+	        ru->ru_nivcsw,
+	};
+
+	memcpy(b, v, sizeof(v));
+}
+
+/* A count as a long, whatever came: 0 to LONG_MAX. */
+static long count(int64_t v)
+{
+	return v < 0 ? 0 : v > LONG_MAX ? LONG_MAX : (long)v;
+}
+
+static struct timeval duration(int64_t us)
+{
+	struct timeval tv = {0, 0};
+
+	if (us > 0) {
+		tv.tv_sec = (time_t)(us / 1000000);
+		tv.tv_usec = (long)(us % 1000000);
+	}
+	return tv;
+}
+
+int exit_decode(const struct frame *f, struct rusage *ru)
+{
+	int64_t v[EXIT_FIELDS];
+
+	memcpy(v, f->body, sizeof(v));
+	*ru = (struct rusage){0};
+	ru->ru_utime = duration(v[1]);
+	ru->ru_stime = duration(v[2]);
+	ru->ru_maxrss = count(v[3]);
+	ru->ru_minflt = count(v[4]);
+	ru->ru_majflt = count(v[5]);
+	ru->ru_inblock = count(v[6]);
+	ru->ru_oublock = count(v[7]);
+	ru->ru_nvcsw = count(v[8]);
+	ru->ru_nivcsw = count(v[9]);
+	return v[0] < INT_MIN || v[0] > INT_MAX ? 0 : (int)v[0];
 }
 
 int stream_feed(struct stream *s, const struct frame *f)

@@ -107,7 +107,9 @@ int main(int argc, char *argv[])
 			continue;
 		memcpy(&type, buf, 4);
 		printf("%u", type);
-		if (n == 12) {
+		/* A 32-bit value first (STATUS's has the peak memory after
+		 * it). */
+		if (n >= 12) {
 			memcpy(&v, buf + 8, 4);
 			printf(":%d", v);
 		}

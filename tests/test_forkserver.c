@@ -683,9 +683,8 @@ static int say_ran(int argc, char *argv[])
  * then die by a signal. */
 static int forge_exit(int argc, char *argv[])
 {
-	unsigned char f[12];
-	uint32_t type = 6, len = 4; /* FRAME_EXIT, a 32-bit status */
-	int32_t exited0 = 0;
+	unsigned char f[8 + 80] = {0};
+	uint32_t type = 6, len = 80; /* FRAME_EXIT: a status 0, no usage */
 
 	(void)argc;
 	(void)argv;
@@ -697,7 +696,6 @@ static int forge_exit(int argc, char *argv[])
 		    t == SOCK_SEQPACKET) {
 			memcpy(f, &type, 4);
 			memcpy(f + 4, &len, 4);
-			memcpy(f + 8, &exited0, 4);
 			(void)send(fd, f, sizeof(f), 0);
 		}
 	}
