@@ -105,14 +105,20 @@ static int cruncher(int argc, char *argv[])
 /* Holds HOG_MIB MiB of memory it has written, then serves. */
 static int hog(int argc, char *argv[])
 {
-	char *mem = malloc((size_t)HOG_MIB << 20);
+	size_t size = (size_t)HOG_MIB << 20;
+	/* (volatile: the writes must happen, not be optimised away.) */
+	volatile char *mem = malloc(size);
+	int rc;
 
 	(void)argc;
 	(void)argv;
 	if (!mem)
 		return 1;
-	memset(mem, 1, (size_t)HOG_MIB << 20);
-	return serve("holding memory", "letting go");
+	for (size_t i = 0; i < size; i += 4096)
+		mem[i] = 1;
+	rc = serve("holding memory", "letting go");
+	free((void *)mem);
+	return rc;
 }
 
 struct service {
