@@ -195,6 +195,7 @@ static void fd_lifecycle(void **state)
 	int fd, status = -1;
 
 	(void)state;
+	hang_guard();
 	assert_non_null(cmd);
 	expect_fail(reexec_fd(NULL), EINVAL);
 	expect_fail(reexec_fd(cmd), ECHILD);
@@ -211,6 +212,7 @@ static void fd_lifecycle(void **state)
 	assert_false(readable(fd, 0));
 	reexec_cmd_free(cmd);
 	assert_true(fcntl(fd, F_GETFD) < 0);
+	alarm(0);
 }
 
 /* The step returns while the child waits on us with data on the way,
