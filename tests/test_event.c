@@ -356,8 +356,8 @@ static void wait_any_many(void **state)
 		seen[index] = 1;
 		assert_int_equal(status, expect[index]);
 	}
-	/* All reaped: none is returned again. */
-	expect_fail(reexec_wait_any(cmds, SLOTS, -1, &index, &status), ECHILD);
+	/* All reaped: none is returned again, nor waited for. */
+	expect_fail(reexec_wait_any(cmds, SLOTS, 0, &index, &status), ECHILD);
 	assert_int_equal(index, SLOTS);
 	alarm(0);
 	for (int i = 0; i < SLOTS; i++)
