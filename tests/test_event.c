@@ -433,7 +433,7 @@ static void many_big_through_one_loop(void **state)
 	(void)state;
 	hang_guard();
 	for (int i = 0; i < N; i++) {
-		char key[8];
+		char key[16];
 
 		(void)snprintf(key, sizeof(key), "%d", i + 1);
 		input[i] = malloc(len);
