@@ -213,6 +213,13 @@ int reexec_fd(const reexec_cmd *cmd)
 
 #endif
 
+/* Running: not NULL (a hole in the caller's table), started, not reaped
+ * (by an earlier call, say). */
+static bool waitable(const struct reexec_cmd *cmd)
+{
+	return cmd && cmd->state == CMD_RUNNING;
+}
+
 /* Where the next call starts looking, so that when many commands are
  * ready at once none is left behind for long. */
 static atomic_size_t turn;
@@ -231,7 +238,7 @@ int reexec_wait_any(reexec_cmd *const cmds[], size_t n, int timeout_ms,
 	}
 	*index = n;
 	for (size_t i = 0; i < n; i++)
-		if (cmds[i] && cmds[i]->state == CMD_RUNNING)
+		if (waitable(cmds[i]))
 			m++;
 	if (m == 0) {
 		errno = ECHILD;
@@ -245,7 +252,7 @@ int reexec_wait_any(reexec_cmd *const cmds[], size_t n, int timeout_ms,
 	}
 	m = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!cmds[i] || cmds[i]->state != CMD_RUNNING)
+		if (!waitable(cmds[i]))
 			continue;
 		pfd[m].fd = reexec_fd(cmds[i]);
 		if (pfd[m].fd < 0) {
