@@ -42,8 +42,22 @@
  *    thing.
  *
  * Threads: functions on different commands may be called from any threads
- * at once. One command must not be used from two threads at the same time
- * without the caller's own locking.
+ * at once. On one started command, these may also run at the same time,
+ * from any threads: reexec_wait(), reexec_wait_timeout(), reexec_stop(),
+ * reexec_signal(), reexec_wait_ready(), reexec_pid(), reexec_rusage() and
+ * reexec_take_result(), and reexec_capture() with any of them but
+ * itself (the control-thread cancel: one thread waits, another stops).
+ * One thread at a time moves the child's data and reaps it; the others
+ * wait for it to publish the status, so every waiter and stopper gets the
+ * same final status, the child is reaped once, and no signal is sent
+ * once it has been (a stop's grace period and SIGKILL happen in the
+ * stopping thread, whoever waits). Everything else on one command needs
+ * the caller's own locking: the reexec_cmd_* settings (and
+ * reexec_cmd_set_stop() against a stop), reexec_start() and
+ * reexec_run*() (no call on the command may overlap its start), the
+ * pipes (reexec_pipe(), reexec_pipe_close()) against reexec_capture(),
+ * and reexec_cmd_free(), which may overlap nothing and must come after
+ * every other call on the command has returned.
  */
 #ifndef REEXEC_H
 #define REEXEC_H
@@ -615,7 +629,10 @@ REEXEC_API int reexec_start(reexec_cmd *cmd);
  * Blocks until the child exits or is killed, then stores its wait status
  * in *status (when status is not NULL). Signals that interrupt the wait
  * are absorbed: it goes on waiting. After the first successful wait, later
- * calls return the same status at once.
+ * calls return the same status at once. Other threads may wait for,
+ * stop or signal the same command meanwhile (see Threads at the top):
+ * each wait returns the same status, as soon as the child is reaped,
+ * whichever thread reaped it.
  *
  * On Linux 5.3 and later the child is tracked through a pidfd, so that no
  * wait or signal can reach another process that reused its pid. Elsewhere
@@ -669,7 +686,10 @@ REEXEC_API int reexec_wait(reexec_cmd *cmd, int *status);
  *
  * 0 polls; a negative timeout waits forever. The time is measured on the
  * monotonic clock, and signals do not cut it short. A timeout leaves the
- * child running and the command waitable again.
+ * child running and the command waitable again. While another thread
+ * waits for the same command, this one waits for that one to publish the
+ * status, until its own timeout (a poll then fails with ETIMEDOUT at
+ * once, moving nothing: the other thread moves the data).
  *
  * The timeout holds however much input or result is moving: the wait
  * moves data in bounded steps (a frame of at most 64 KiB each way) and
@@ -720,7 +740,10 @@ REEXEC_API int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms, int *status);
  * Goes through the child's pidfd where there is one, so it can never reach
  * a process that reused the child's pid. sig 0 checks that the child
  * exists, as kill(2) does. An exited child that has not been waited for
- * yet can still be signalled (to no effect).
+ * yet can still be signalled (to no effect). May be called while other
+ * threads wait for or stop the command: the signal and their reap
+ * exclude each other, so it goes out only while the child is unreaped
+ * and fails with ESRCH once it has been reaped.
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL, or sig is not a valid signal.
@@ -754,6 +777,13 @@ REEXEC_API int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms);
  * is unreaped, so its id cannot belong to anyone else yet. Blocks for at
  * most the grace period plus the moment SIGKILL takes. Stopping a child
  * that has already been reaped returns its status.
+ *
+ * The control-thread cancel: while another thread waits for the command
+ * (reexec_wait(), reexec_wait_timeout(), reexec_capture(), or another
+ * stop), this thread sends the signals, its grace period and SIGKILL
+ * included, and the waiting thread, which moves the data, reaps the
+ * child; both get the same final status. Stops may race stops: each
+ * sends its signals while the child is unreaped and returns that status.
  *
  * Returns 0 with the final wait status in *status (when not NULL), which
  * says how the child ended (WTERMSIG() is SIGKILL when it had to be
@@ -895,7 +925,9 @@ REEXEC_API int reexec_cmd_set_input(reexec_cmd *cmd, const void *data,
  * Meanwhile the input is sent and anything else the child reports is
  * taken in. Returns at once if the child has said so already. Signals do
  * not cut the wait short. The child is neither stopped nor reaped; when it
- * has ended without being ready, reexec_wait() gives its status.
+ * has ended without being ready, reexec_wait() gives its status. While
+ * another thread waits for the command, that thread moves the data and
+ * this one returns as soon as the child is ready (or reaped).
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL     cmd is NULL.

@@ -69,7 +69,7 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	struct buf out[3] = {{0}};
 	struct feed in = {0};
 	sigset_t pipe_only, old, pending;
-	bool was_pending, timed_out = false;
+	bool was_pending, timed_out = false, mine;
 	int rc, err;
 
 	if (!cap) {
@@ -100,6 +100,10 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
 	sigpending(&pending);
 	was_pending = sigismember(&pending, SIGPIPE);
+	/* (Another thread may stop it meanwhile: the status comes here all
+	 * the same. Reaped before this thread got to it, the child left its
+	 * output in the pipes, which the pump takes.) */
+	mine = cmd_claim(cmd);
 	rc = pump(cmd, &in, out,
 	          deadline_after(cap->timeout_ms > 0 ? cap->timeout_ms : -1),
 	          PUMP_END);
@@ -107,6 +111,8 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 	if (in.broken)
 		swallow_sigpipe(was_pending);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0 && mine)
+		cmd_unclaim(cmd);
 
 	if (rc < 0) {
 		cmd_close_pipes(cmd);
@@ -114,7 +120,8 @@ int reexec_capture(reexec_cmd *cmd, struct reexec_capture *cap, int *status)
 		goto out;
 	}
 	timed_out = rc == 1;
-	rc = timed_out ? stop_child(cmd, -1, status) : wait_child(cmd, status);
+	rc = timed_out ? stop_child(cmd, -1, status)
+	               : wait_child(cmd, mine, status);
 	err = errno;
 	if (timed_out && drain_pipes(cmd, out) < 0 && rc == 0) {
 		rc = -1;

@@ -239,7 +239,12 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 		return;
 	switch (f->type) {
 	case FRAME_READY:
+		/* (A thread in reexec_wait_ready() may be waiting for it
+		 * while another moves the data.) */
+		cmd_lock(cmd);
 		ch->ready = true;
+		cmd_changed(cmd);
+		cmd_unlock(cmd);
 		break;
 	case FRAME_STARTED:
 		ch->started = true;
@@ -380,40 +385,62 @@ int reexec_cmd_set_input(reexec_cmd *cmd, const void *data, size_t len)
 
 int reexec_wait_ready(reexec_cmd *cmd, int timeout_ms)
 {
-	int rc;
+	long long deadline = deadline_after(timeout_ms);
+	int rc = 0;
 
 	if (reexec_pid(cmd) < 0) /* EINVAL, or ECHILD: never started */
 		return -1;
-	rc = pump(cmd, NULL, NULL, deadline_after(timeout_ms), PUMP_READY);
-	if (rc < 0)
-		return -1;
-	if (cmd->chan.ready)
-		return 0;
-	errno = rc == 1 ? ETIMEDOUT : cmd->chan.err ? cmd->chan.err : ESRCH;
-	return -1;
+	/* The data moves in one thread at a time (see process.c): in this
+	 * one, or in the one that waits already, which says when the child
+	 * is ready or has been reaped. */
+	cmd_lock(cmd);
+	while (!cmd->chan.ready && cmd->state == CMD_RUNNING && rc == 0) {
+		if (!cmd->busy) {
+			cmd->busy = true;
+			cmd_unlock(cmd);
+			rc = pump(cmd, NULL, NULL, deadline, PUMP_READY);
+			cmd_lock(cmd);
+			cmd->busy = false;
+			cmd_changed(cmd);
+			break;
+		}
+		if (cmd_sleep(cmd, deadline) == ETIMEDOUT)
+			rc = 1;
+	}
+	if (!cmd->chan.ready && rc >= 0)
+		errno = rc == 1         ? ETIMEDOUT
+		        : cmd->chan.err ? cmd->chan.err
+		                        : ESRCH;
+	rc = cmd->chan.ready ? 0 : -1;
+	cmd_unlock(cmd);
+	return rc;
 }
 
 int reexec_take_result(reexec_cmd *cmd, void **data, size_t *len)
 {
 	struct stream *r;
+	int rc = 0;
 
 	if (!cmd || !data || !len) {
 		errno = EINVAL;
 		return -1;
 	}
+	/* (Another thread may be reaping it, or taking it too.) */
+	cmd_lock(cmd);
+	r = &cmd->chan.result;
 	if (cmd->state != CMD_REAPED) {
 		errno = cmd->state == CMD_NEW ? ECHILD : EBUSY;
-		return -1;
-	}
-	r = &cmd->chan.result;
-	if (!stream_complete(r)) {
+		rc = -1;
+	} else if (!stream_complete(r)) {
 		errno = ENODATA;
-		return -1;
+		rc = -1;
+	} else {
+		*data = r->data;
+		*len = r->total;
+		*r = (struct stream){0};
 	}
-	*data = r->data;
-	*len = r->total;
-	*r = (struct stream){0};
-	return 0;
+	cmd_unlock(cmd);
+	return rc;
 }
 
 int reexec_call(const char *name, const void *input, size_t input_len,

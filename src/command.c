@@ -39,6 +39,11 @@ struct reexec_cmd *cmd_create(const char *name, char *const args[])
 	cmd = calloc(1, sizeof(*cmd));
 	if (!cmd)
 		return NULL;
+	if (cmd_sync_init(cmd) < 0) {
+		free(cmd);
+		errno = ENOMEM;
+		return NULL;
+	}
 	for (int i = 0; i < 3; i++)
 		cmd->pipe_fd[i] = -1;
 	cmd->pid = -1;
@@ -113,6 +118,8 @@ int cmd_free(struct reexec_cmd *cmd)
 	for (int i = 0; i < 3; i++)
 		free(cmd->stdio[i].path);
 	free(cmd->extra_fd);
+	pthread_cond_destroy(&cmd->changed);
+	pthread_mutex_destroy(&cmd->lock);
 	free(cmd);
 	if (rc < 0)
 		errno = EPERM;
@@ -274,11 +281,16 @@ int reexec_cmd_setsid(reexec_cmd *cmd)
 
 pid_t reexec_pid(const reexec_cmd *cmd)
 {
+	bool started;
+
 	if (!cmd) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (cmd->state == CMD_NEW) {
+	cmd_lock(cmd); /* (another thread may be reaping it) */
+	started = cmd->state != CMD_NEW;
+	cmd_unlock(cmd);
+	if (!started) {
 		errno = ECHILD;
 		return -1;
 	}

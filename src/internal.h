@@ -2,6 +2,7 @@
 #ifndef REEXEC_INTERNAL_H
 #define REEXEC_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,6 +191,13 @@ struct reexec_cmd {
 	struct watch watch;  /* reexec_fd()'s set (event.c) */
 	struct rusage usage; /* once reaped, when has_usage */
 	bool has_usage;
+	/* Threads (process.c): the lock guards state, status, lost,
+	 * wait_err, usage, busy, kill_group and chan.ready; changed is
+	 * broadcast when busy drops, the child is reaped or it is ready. */
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* on CLOCK_MONOTONIC */
+	bool busy;       /* a thread moves the child's data and reaps it */
+	bool kill_group; /* a stop ends the group: SIGKILL it at the reap */
 };
 
 #define STOP_GRACE_DEFAULT_MS 5000
@@ -383,7 +391,16 @@ HIDDEN bool pidfd_ended(int pidfd);
 /* A close-on-exec pidfd for pid, or -1 with errno (ENOSYS: none here). */
 HIDDEN int open_pidfd(pid_t pid);
 HIDDEN bool pidfds_available(void);
-HIDDEN int wait_child(struct reexec_cmd *cmd, int *status);
+/* A command used from several threads (see process.c): one at a time,
+ * the busy one, moves the data and reaps. */
+HIDDEN int cmd_sync_init(struct reexec_cmd *cmd);
+HIDDEN void cmd_lock(const struct reexec_cmd *cmd);
+HIDDEN void cmd_unlock(const struct reexec_cmd *cmd);
+HIDDEN void cmd_changed(struct reexec_cmd *cmd);
+HIDDEN int cmd_sleep(struct reexec_cmd *cmd, long long deadline);
+HIDDEN bool cmd_claim(struct reexec_cmd *cmd);
+HIDDEN void cmd_unclaim(struct reexec_cmd *cmd);
+HIDDEN int wait_child(struct reexec_cmd *cmd, bool mine, int *status);
 HIDDEN int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status);
 HIDDEN int cmd_release_process(struct reexec_cmd *cmd);
 /* reexec_cmd_free(), telling whether the child had to be left running:

@@ -66,19 +66,26 @@ bool pidfds_available(void)
 
 void child_started(struct reexec_cmd *cmd, pid_t pid)
 {
+	bool gone;
+
 	cmd->pid = pid;
-	cmd->state = CMD_RUNNING;
 	cmd->pidfd = open_pidfd(pid); /* close-on-exec, always */
 	/* (The fork server's children are its own: it sends their status
 	 * over the channel, gone or not.) */
-	if (cmd->pidfd < 0 && errno == ESRCH && !cmd->via_server) {
+	gone = cmd->pidfd < 0 && errno == ESRCH && !cmd->via_server;
+	if (gone) {
 		/* Gone and reaped already, by a host that reaps children
 		 * itself: the pid may be anyone's now. What it said on the
 		 * channel is all there is. */
-		cmd->state = CMD_REAPED;
 		cmd->lost = true;
 		chan_conclude(cmd, -1);
 	}
+	/* Published under the lock: a thread that looks (a stop waiting to
+	 * cancel a reexec_capture(), say) sees the rest as well. */
+	cmd_lock(cmd);
+	cmd->state = gone ? CMD_REAPED : CMD_RUNNING;
+	cmd_changed(cmd);
+	cmd_unlock(cmd);
 }
 
 /* A wait(2) status from what waitid(2) reports. */
@@ -124,9 +131,8 @@ bool child_exited(struct reexec_cmd *cmd)
 /* Wait until the child has exited, without reaping it, taking in what it
  * sends meanwhile (a child blocked sending would never end). Returns 0,
  * or -1 with errno set: ETIMEDOUT, or an error of poll(2). */
-static int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
+static int wait_exit(struct reexec_cmd *cmd, long long deadline)
 {
-	long long deadline = deadline_after(timeout_ms);
 	struct timespec pause = {0, 1000000};
 	int rc = pump(cmd, NULL, NULL, deadline, PUMP_END);
 
@@ -155,7 +161,7 @@ static int wait_exit(struct reexec_cmd *cmd, int timeout_ms)
 		int left;
 
 		if (child_exited(cmd))
-			return 0; /* (or reaped elsewhere: wait_child says so) */
+			return 0; /* (or reaped elsewhere: reaping says so) */
 		left = ms_left(deadline);
 		if (left == 0) {
 			errno = ETIMEDOUT;
@@ -202,77 +208,48 @@ static void use_own_peak(struct reexec_cmd *cmd)
 		                               : (long)cmd->chan.peak;
 }
 
-/* The fork server's child: its status comes over the channel. */
-static int wait_relayed(struct reexec_cmd *cmd, int *status)
+/* Reap the child, which has exited (wait_exit() said so), and settle
+ * what its wait reports. Call with the lock held, the channel drained
+ * and closed already (so that nothing received here can want the lock).
+ * A group that a stop is ending is killed first, while the leader is
+ * unreaped and its id cannot be anyone else's yet. Returns whether the
+ * spawner thread is to be released (after unlocking). */
+static bool reap_child(struct reexec_cmd *cmd)
 {
+	bool release = cmd->spawner_held;
 	int rc;
 
-	do
-		rc = pump(cmd, NULL, NULL, -1, PUMP_END);
-	while (rc < 0 && errno == EINTR);
+	if (cmd->kill_group && cmd->pid > 0)
+		(void)kill(-cmd->pid, SIGKILL);
+	if (cmd->via_server) {
+		/* The fork server's child: its status came on the relay. */
+		if (cmd->chan.has_exit)
+			cmd->status = cmd->chan.exit_status;
+		else
+			cmd->lost = true;            /* the server died first */
+		cmd->has_usage = cmd->chan.has_exit; /* (relay_receive()) */
+		rc = cmd->lost ? -1 : 0;
+	} else {
+		do
+			rc = reap(cmd, &cmd->status, &cmd->usage);
+		while (rc < 0 && errno == EINTR);
+		if (rc < 0)
+			cmd->lost = true; /* never touch that pid again */
+		cmd->has_usage = rc == 0;
+	}
 	cmd->state = CMD_REAPED;
-	if (cmd->chan.has_exit)
-		cmd->status = cmd->chan.exit_status;
-	else
-		cmd->lost = true;            /* the server died first */
-	cmd->has_usage = cmd->chan.has_exit; /* (relay_receive() took it) */
-	if (chan_conclude(cmd, cmd->lost ? -1 : 0) < 0 && cmd->lost) {
-		errno = ECHILD;
-		return -1;
-	}
-	if (status)
-		*status = cmd->status;
-	if (cmd->wait_err) {
-		errno = cmd->wait_err;
-		return -1;
-	}
-	return 0;
-}
-
-/* Block until the child ends; reap it and keep its status. Fails with
- * ECHILD when someone else reaped it, or with the error its channel
- * reports (the status is stored then, see need_wait()). */
-int wait_child(struct reexec_cmd *cmd, int *status)
-{
-	int rc;
-
-	if (cmd->via_server)
-		return wait_relayed(cmd, status);
-	do
-		rc = reap(cmd, &cmd->status, &cmd->usage);
-	while (rc < 0 && errno == EINTR);
-	cmd->state = CMD_REAPED;
-	if (rc < 0)
-		cmd->lost = true; /* never touch that pid again */
-	cmd->has_usage = rc == 0;
-	if (cmd->spawner_held) {
-		cmd->spawner_held = false;
-		spawner_release();
-	}
-	if (chan_conclude(cmd, rc) < 0 && cmd->lost) {
-		errno = ECHILD;
-		return -1;
-	}
+	cmd->spawner_held = false;
+	(void)chan_conclude(cmd, rc);
 	use_own_peak(cmd);
-	if (status)
-		*status = cmd->status;
-	if (cmd->wait_err) {
-		errno = cmd->wait_err;
-		return -1;
-	}
-	return 0;
+	return release;
 }
 
-/* The state checks shared by wait, wait_timeout and stop: 1 when the
- * child still has to be waited for, 0 when its status is known (and
- * stored), -1 with errno set otherwise (the status stored too when the
- * error is one its channel reported). */
+/* The state checks shared by the waits and stop, with the lock held: 1
+ * when the child still has to be waited for, 0 when its status is known
+ * (and stored), -1 with errno set otherwise (the status stored too when
+ * the error is one its channel reported). */
 static int need_wait(const struct reexec_cmd *cmd, int *status)
 {
-	if (!cmd) {
-		errno = EINVAL;
-		return -1;
-	}
 	switch (cmd->state) {
 	case CMD_NEW:
 		errno = ECHILD;
@@ -295,6 +272,72 @@ static int need_wait(const struct reexec_cmd *cmd, int *status)
 	return 0;
 }
 
+/* As the busy thread, without the lock: wait for the child's end until
+ * deadline and reap it, then let others on. 0, or -1 with errno set. */
+static int drive(struct reexec_cmd *cmd, long long deadline, int *status)
+{
+	/* The child may need its input before it can end, and room to send
+	 * before it can. */
+	int rc = wait_exit(cmd, deadline), err = errno;
+	bool release = false;
+
+	if (rc == 0)
+		chan_drain(cmd);
+	cmd_lock(cmd);
+	if (rc == 0) {
+		if (cmd->state == CMD_RUNNING)
+			release = reap_child(cmd);
+		rc = need_wait(cmd, status);
+		err = errno;
+	}
+	cmd->busy = false;
+	cmd_changed(cmd);
+	cmd_unlock(cmd);
+	if (release)
+		spawner_release();
+	errno = err;
+	return rc;
+}
+
+/* Wait until deadline for the child's end and reap it: as the busy thread
+ * when no other is, else by waiting for the busy one. Call with the lock,
+ * which is released on return. 0 with *status, or -1 with errno set. */
+static int wait_end_locked(struct reexec_cmd *cmd, long long deadline,
+                           int *status)
+{
+	int rc;
+
+	while ((rc = need_wait(cmd, status)) > 0) {
+		if (!cmd->busy) {
+			cmd->busy = true;
+			cmd_unlock(cmd);
+			return drive(cmd, deadline, status);
+		}
+		if (cmd_sleep(cmd, deadline) == ETIMEDOUT &&
+		    cmd->state == CMD_RUNNING) {
+			errno = ETIMEDOUT;
+			rc = -1;
+			break;
+		}
+	}
+	cmd_unlock(cmd);
+	return rc;
+}
+
+static int wait_end(struct reexec_cmd *cmd, long long deadline, int *status)
+{
+	cmd_lock(cmd);
+	return wait_end_locked(cmd, deadline, status);
+}
+
+/* The child's end and status: as the busy thread (mine, from
+ * cmd_claim()) that moved the data until the child ended, or waiting for
+ * the one that is. */
+int wait_child(struct reexec_cmd *cmd, bool mine, int *status)
+{
+	return mine ? drive(cmd, -1, status) : wait_end(cmd, -1, status);
+}
+
 int reexec_start(reexec_cmd *cmd)
 {
 	if (cmd_settable(cmd, true) < 0)
@@ -309,15 +352,11 @@ int reexec_wait(reexec_cmd *cmd, int *status)
 
 int reexec_wait_timeout(reexec_cmd *cmd, int timeout_ms, int *status)
 {
-	int rc = need_wait(cmd, status);
-
-	if (rc <= 0)
-		return rc;
-	/* The child may need its input before it can end, and room to send
-	 * before it can. */
-	if (wait_exit(cmd, timeout_ms) < 0)
+	if (!cmd) {
+		errno = EINVAL;
 		return -1;
-	return wait_child(cmd, status);
+	}
+	return wait_end(cmd, deadline_after(timeout_ms), status);
 }
 
 int reexec_run(reexec_cmd *cmd, int *status)
@@ -348,11 +387,15 @@ static bool owns_group(const struct reexec_cmd *cmd)
 	       cmd->pgroup == PGROUP_SESSION;
 }
 
-/* Signal the child, or its whole group when it leads its own. Only while
- * the child is unreaped: then neither its pid nor its group id can have
- * been given to anyone else. */
+/* Signal the child, or its whole group when it leads its own. Call with
+ * the lock, while the child is unreaped: then neither its pid nor its
+ * group id can have been given to anyone else. */
 static int send_signal(struct reexec_cmd *cmd, int sig, bool group)
 {
+	if (cmd->pid <= 0) {
+		errno = ESRCH;
+		return -1;
+	}
 	if (group)
 		return kill(-cmd->pid, sig);
 	if (cmd->pidfd >= 0)
@@ -362,22 +405,27 @@ static int send_signal(struct reexec_cmd *cmd, int sig, bool group)
 
 int reexec_signal(reexec_cmd *cmd, int sig)
 {
+	int rc = -1;
+
 	if (!cmd) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (cmd->state != CMD_RUNNING) {
+	cmd_lock(cmd);
+	if (cmd->state != CMD_RUNNING)
 		errno = ESRCH;
-		return -1;
-	}
-	return send_signal(cmd, sig, false);
+	else
+		rc = send_signal(cmd, sig, false);
+	cmd_unlock(cmd);
+	return rc;
 }
 
 /* SIGKILL the child (or its group), unless the kernel refuses: after the
  * caller changed its credentials, or the child its own, the caller may no
  * longer signal it (EPERM). Then 0 only when it has ended all the same
  * (so reaping it does not block); -1 with EPERM while it runs on. Any
- * other error means it is gone already, which the wait tells. */
+ * other error means it is gone already, which the wait tells. Call with
+ * the lock, while the child is unreaped. */
 static int kill_child(struct reexec_cmd *cmd, bool group)
 {
 	if (send_signal(cmd, SIGKILL, group) == 0 || errno != EPERM ||
@@ -387,46 +435,69 @@ static int kill_child(struct reexec_cmd *cmd, bool group)
 	return -1;
 }
 
+/* Stop a child, whichever thread waits for it meanwhile: the signals go
+ * from here, the status comes from whoever reaps. */
 int stop_child(struct reexec_cmd *cmd, int grace_ms, int *status)
 {
 	bool group = owns_group(cmd);
-	int polite = cmd->stop_signal ? cmd->stop_signal : SIGTERM;
+	int polite = cmd->stop_signal ? cmd->stop_signal : SIGTERM, rc;
 
 	if (grace_ms < 0)
 		grace_ms = cmd->stop_grace_ms >= 0 ? cmd->stop_grace_ms
 		                                   : STOP_GRACE_DEFAULT_MS;
+	cmd_lock(cmd);
+	rc = need_wait(cmd, status);
+	if (rc <= 0) {
+		cmd_unlock(cmd);
+		return rc;
+	}
 	/* ESRCH here means the child (or group) is gone already; the wait
 	 * below tells the rest. EPERM: no signal of ours reaches it, so
-	 * there is no point in a grace period. */
+	 * there is no point in a grace period. Once the child has ended,
+	 * whatever is left of its group is killed (by the reap). */
 	if (send_signal(cmd, polite, group) < 0 && errno == EPERM)
 		grace_ms = 0;
-	if ((wait_exit(cmd, grace_ms) < 0 || group) &&
-	    kill_child(cmd, group) < 0)
-		return -1; /* it runs on, and can be waited for */
-	return wait_child(cmd, status);
+	if (group)
+		cmd->kill_group = true;
+	if (wait_end_locked(cmd, deadline_after(grace_ms), status) == 0)
+		return 0;
+	cmd_lock(cmd);
+	if (cmd->state == CMD_RUNNING && kill_child(cmd, group) < 0) {
+		/* It runs on, and can be waited for. */
+		cmd->kill_group = false;
+		cmd_unlock(cmd);
+		errno = EPERM;
+		return -1;
+	}
+	return wait_end_locked(cmd, -1, status);
 }
 
 int reexec_stop(reexec_cmd *cmd, int grace_ms, int *status)
 {
-	int rc = need_wait(cmd, status);
-
-	if (rc <= 0)
-		return rc;
+	if (!cmd) {
+		errno = EINVAL;
+		return -1;
+	}
 	return stop_child(cmd, grace_ms, status);
 }
 
 int reexec_rusage(const reexec_cmd *cmd, struct rusage *usage)
 {
+	int rc = 0;
+
 	if (!cmd || !usage) {
 		errno = EINVAL;
 		return -1;
 	}
+	cmd_lock(cmd);
 	if (cmd->state != CMD_REAPED || !cmd->has_usage) {
 		errno = ECHILD;
-		return -1;
+		rc = -1;
+	} else {
+		*usage = cmd->usage;
 	}
-	*usage = cmd->usage;
-	return 0;
+	cmd_unlock(cmd);
+	return rc;
 }
 
 int reexec_cmd_set_stop(reexec_cmd *cmd, int sig, int grace_ms)
@@ -449,10 +520,11 @@ int cmd_release_process(struct reexec_cmd *cmd)
 	int rc = 0;
 
 	if (cmd->state == CMD_RUNNING) {
-		if (kill_child(cmd, false) == 0)
-			wait_child(cmd, NULL);
-		else
-			rc = -1;
+		cmd_lock(cmd);
+		rc = kill_child(cmd, false);
+		cmd_unlock(cmd);
+		if (rc == 0)
+			wait_child(cmd, false, NULL);
 	}
 	close_keep_errno(cmd->pidfd);
 	cmd->pidfd = -1;
