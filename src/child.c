@@ -24,6 +24,7 @@
 #endif
 
 #include "internal.h"
+#include "trace.h"
 
 static int chan_fd = -1;
 static struct stream input;
@@ -260,7 +261,9 @@ int child_run(reexec_fn fn, int argc, char *argv[])
 		frame_send(chan_fd, FRAME_STARTED, NULL, 0, 0);
 	/* (Never NULL: reexec_init() refuses a name without a function.) */
 	// cppcheck-suppress ctunullpointer
+	TRACE(T_FN);
 	v = fn(argc, argv);
+	TRACE(T_RETURNED);
 	/* A fork server's child: the server reports the status itself. */
 	if (chan_fd >= 0 && !forked_by_server) {
 		pthread_mutex_lock(&send_lock);
