@@ -297,17 +297,18 @@ static int measure(struct impl *impls, int nimpl, int threads, int rounds)
 /* Where each mark's time is measured from: the mark before it on its
  * path (-1: none, the mark is off the round trip). */
 static const int trace_from[T_MARKS] = {
-        [T_BEGIN] = -1,         [T_PLAN] = T_BEGIN,
-        [T_STATE] = T_PLAN,     [T_BUILT] = T_STATE,
-        [T_SENT] = T_BUILT,     [T_SPARE] = -1,
-        [T_RECV] = T_SENT,      [T_PARSED] = T_RECV,
-        [T_PREPARED] = T_PARSED, [T_ANSWERED] = T_PREPARED,
-        [T_TOOK] = T_PREPARED,  [T_ANSWER] = T_ANSWERED,
-        [T_STARTED] = T_ANSWER, [T_FDS] = T_ANSWERED,
-        [T_INPUT] = T_FDS,      [T_FN] = T_INPUT,
-        [T_RETURNED] = T_FN,    [T_REAPED] = T_RETURNED,
-        [T_RELAYED] = T_REAPED, [T_RESPARED] = T_RELAYED,
-        [T_WOKE] = T_RELAYED,   [T_END] = T_WOKE,
+        [T_BEGIN] = -1,           [T_PLAN] = T_BEGIN,
+        [T_STATE] = T_PLAN,       [T_BUILT] = T_STATE,
+        [T_SENT] = T_BUILT,       [T_SPARE] = -1,
+        [T_RECV] = T_SENT,        [T_PARSED] = T_RECV,
+        [T_PREPARED] = T_PARSED,  [T_ANSWERED] = T_PREPARED,
+        [T_TOOK] = T_PREPARED,    [T_ANSWER] = T_ANSWERED,
+        [T_STARTED] = T_ANSWER,   [T_FDS] = T_ANSWERED,
+        [T_INPUT] = T_FDS,        [T_FN] = T_INPUT,
+        [T_RETURNED] = T_FN,      [T_SIGNALLED] = T_RETURNED,
+        [T_REAPED] = T_SIGNALLED, [T_RELAYED] = T_REAPED,
+        [T_RESPARED] = -1,        [T_WOKE] = T_RELAYED,
+        [T_END] = T_WOKE,
 };
 
 /* What each mark ends, and whether it is on the round trip's path. */
@@ -324,9 +325,8 @@ static const struct {
         [T_SPARE] = {"spare: forked and ready (before the request)", 0},
         [T_RECV] = {"spare: wakes, request received", 1},
         [T_PARSED] = {"spare: request parsed", 1},
-        [T_PREPARED] = {"spare: directory, umask, limits; server told",
-                        1},
-        [T_ANSWERED] = {"spare: pid sent to the caller", 1},
+        [T_PREPARED] = {"spare: directory, umask, limits; server told", 1},
+        [T_ANSWERED] = {"spare: (the pid goes to the caller)", 1},
         [T_TOOK] = {"server: hears the spare took it (beside)", 0},
         [T_ANSWER] = {"caller: pid received (beside)", 0},
         [T_STARTED] = {"caller: reexec_start returns (beside)", 0},
@@ -334,8 +334,9 @@ static const struct {
         [T_INPUT] = {"child: mask, environment, lookup, input read", 1},
         [T_FN] = {"child: channel, name, parent-death set-up", 1},
         [T_RETURNED] = {"child: the function runs", 1},
-        [T_REAPED] = {"child exits; server wakes and reaps it", 1},
-        [T_RELAYED] = {"server: status sent on the relay", 1},
+        [T_SIGNALLED] = {"child exits; server woken by SIGCHLD", 1},
+        [T_REAPED] = {"server: reaps it", 1},
+        [T_RELAYED] = {"server: looks up the caller's relay", 1},
         [T_RESPARED] = {"server: replacement spare forked (after)", 0},
         [T_WOKE] = {"caller: wakes, status received", 1},
         [T_END] = {"caller: reexec_run returns, command freed", 1},
@@ -355,7 +356,9 @@ static int trace_kind(struct trace_page *page, const char *kind,
 	long long *d = malloc(sizeof(*d) * (size_t)n * T_MARKS);
 	long long *total = malloc(sizeof(*total) * (size_t)n);
 	int got[T_MARKS] = {0};
-	double faults[T_MARKS] = {0}, path = 0;
+	double mean_total = 0;
+	double faults[T_MARKS] = {0}, sum[T_MARKS] = {0}, cpu[T_MARKS] = {0};
+	double path = 0, mean = 0, child_faults = 0, child_cpu = 0;
 
 	if (!d || !total)
 		return -1;
@@ -374,18 +377,27 @@ static int trace_kind(struct trace_page *page, const char *kind,
 
 			if (!page->ns[m] || (f >= 0 && !page->ns[f]))
 				continue;
-			if (f >= 0)
+			if (f >= 0) {
 				d[(size_t)m * (size_t)n + (size_t)got[m]] =
 				        page->ns[m] - page->ns[f];
+				sum[m] += (double)(page->ns[m] - page->ns[f]);
+			}
 			faults[m] += (double)page->faults[m];
+			cpu[m] += (double)page->cpu_ns[m];
 			got[m]++;
 		}
+		child_faults += (double)page->child_faults;
+		child_cpu += (double)page->child_cpu_ns;
 	}
 	qsort(total, (size_t)n, sizeof(*total), cmp_ll);
-	printf("\n%s fork-server round trip, %d traced: median %.0f µs\n\n"
-	       "| phase (ends at mark) | mark | µs median | faults | seen |\n"
-	       "|---|---|---:|---:|---:|\n",
-	       kind, n, (double)total[n / 2] / 1e3);
+	for (int i = 0; i < n; i++)
+		mean_total += (double)total[i];
+	printf("\n%s fork-server round trip, %d traced: median %.0f µs, "
+	       "mean %.0f µs\n\n"
+	       "| phase (ends at mark) | mark | µs median | µs mean | faults "
+	       "| processor µs | seen |\n"
+	       "|---|---|---:|---:|---:|---:|---:|\n",
+	       kind, n, (double)total[n / 2] / 1e3, mean_total / n / 1e3);
 	for (int m = 1; m < T_MARKS; m++) {
 		long long *v = d + (size_t)m * (size_t)n;
 		double med = 0;
@@ -396,14 +408,29 @@ static int trace_kind(struct trace_page *page, const char *kind,
 			qsort(v, (size_t)got[m], sizeof(*v), cmp_ll);
 			med = (double)v[got[m] / 2] / 1e3;
 		}
-		if (trace_phase[m].on_path)
+		if (trace_phase[m].on_path) {
 			path += med;
-		printf("| %s | %d | %s%.0f%s | %.1f | %d%% |\n",
-		       trace_phase[m].what, m, trace_phase[m].on_path ? "" : "(",
-		       med, trace_phase[m].on_path ? "" : ")",
-		       faults[m] / got[m], 100 * got[m] / n);
+			mean += sum[m] / got[m] / 1e3;
+		}
+		/* (Beside the path in brackets; no time where the mark
+		 * has no mark before it in the same round trip.) */
+		const char *fmt = trace_phase[m].on_path ? "%.0f" : "(%.0f)";
+		char t_med[32] = "–", t_mean[32] = "–";
+
+		if (trace_from[m] >= 0) {
+			(void)snprintf(t_med, sizeof(t_med), fmt, med);
+			(void)snprintf(t_mean, sizeof(t_mean), fmt,
+			               sum[m] / got[m] / 1e3);
+		}
+		printf("| %s | %d | %s | %s | %.1f | %.0f | %d%% |\n",
+		       trace_phase[m].what, m, t_med, t_mean,
+		       faults[m] / got[m], cpu[m] / got[m] / 1e3,
+		       100 * got[m] / n);
 	}
-	printf("| sum of the medians on the path | | %.0f | | |\n", path);
+	printf("| sum on the path | | %.0f | %.0f | | | |\n", path, mean);
+	printf("\nthe child in all, fork to reaping (mean): %.1f faults, "
+	       "%.0f µs of processor time\n",
+	       child_faults / n, child_cpu / n / 1e3);
 	free(d);
 	free(total);
 	return 0;
@@ -418,8 +445,8 @@ static int trace_main(int argc, char *argv[])
 
 	if (fd < 0 || ftruncate(fd, sizeof(*page)) < 0)
 		return 1;
-	page = mmap(NULL, sizeof(*page), PROT_READ | PROT_WRITE, MAP_SHARED,
-	            fd, 0);
+	page = mmap(NULL, sizeof(*page), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	            0);
 	close(fd);
 	if (page == MAP_FAILED || setenv("REEXEC_TRACE", path, 1) < 0)
 		return 1;

@@ -17,7 +17,11 @@ awk -v n="$n" '
 	pid = $1
 	call = $2
 	sub(/\(.*/, "", call)
-	if (call == "getrusage") next        # (the mark itself)
+	if (call == "getrusage") {           # the mark itself, with the
+		cnt[pid]--                   # getpid before it
+		sub(/ getpid$/, "", seen[pid])
+		next
+	}
 	if (call == "write" && $0 ~ /write\(-1, "T_/) {
 		m = $0
 		sub(/.*write\(-1, "/, "", m)

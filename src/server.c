@@ -335,6 +335,7 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 	for (int k = 0; k < SPARES; k++)
 		if (spares[k].ctl >= 0)
 			close(spares[k].ctl);
+	spare_warm();
 	TRACE(T_SPARE);
 	switch (read_request(sock, &body, &len, fds, &nfds)) {
 	case 0:
@@ -375,8 +376,8 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 		(void)tell_server(ctl, -1);
 		_exit(0);
 	}
+	TRACE(T_ANSWERED); /* (before: the caller may go on at once) */
 	answer(relay, FRAME_FORKED, getpid());
-	TRACE(T_ANSWERED);
 	close(relay);
 	close(sock);
 	close(ctl);
@@ -436,8 +437,7 @@ static void spare_news(int k)
 	if (took && relay >= 0) {
 		TRACE(T_TOOK);
 		add_kid(spares[k].pid, relay);
-	}
-	else if (relay >= 0)
+	} else if (relay >= 0)
 		close(relay);
 	close(spares[k].ctl);
 	spares[k].ctl = -1;
@@ -461,8 +461,10 @@ static void reap_kids(void)
 				kids[i].ended = true;
 				kids[i].status = status;
 				TRACE(T_REAPED);
+				TRACE_REAPED();
+				TRACE(T_RELAYED); /* (before: the caller
+				                   * may go on at once) */
 				tell(i);
-				TRACE(T_RELAYED);
 				break;
 			}
 	}
@@ -535,6 +537,7 @@ _Noreturn void forkserver_main(int sock)
 		if (p[0].revents) {
 			struct signalfd_siginfo info;
 
+			TRACE(T_SIGNALLED);
 			while (read(sfd, &info, sizeof(info)) > 0)
 				;
 			reap_kids();
