@@ -259,9 +259,9 @@ int child_run(reexec_fn fn, int argc, char *argv[])
 	 * dynamic loader failed, the program ended before reexec_init(). */
 	if (chan_fd >= 0)
 		frame_send(chan_fd, FRAME_STARTED, NULL, 0, 0);
+	TRACE(T_FN);
 	/* (Never NULL: reexec_init() refuses a name without a function.) */
 	// cppcheck-suppress ctunullpointer
-	TRACE(T_FN);
 	v = fn(argc, argv);
 	TRACE(T_RETURNED);
 	/* A fork server's child: the server reports the status itself. */
