@@ -18,8 +18,10 @@ awk -v n="$n" '
 	call = $2
 	sub(/\(.*/, "", call)
 	if (call == "getrusage") {           # the mark itself, with the
-		cnt[pid]--                   # getpid before it
-		sub(/ getpid$/, "", seen[pid])
+		if ($0 ~ /RUSAGE_THREAD/) {  # getpid before it
+			cnt[pid]--
+			sub(/ getpid$/, "", seen[pid])
+		}
 		next
 	}
 	if (call == "write" && $0 ~ /write\(-1, "T_/) {
