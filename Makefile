@@ -14,6 +14,7 @@
 #   make abi-baseline    record the library's ABI there (a release step)
 #   make fuzz            the fuzz targets (FUZZ_SECONDS=60 in all)
 #   make bench           the benchmarks (bench/run.sh prints their tables)
+#   make bench-trace     a fork-server round trip broken into phases
 #   make install         PREFIX=/usr/local, LIBDIR=PREFIX/lib, DESTDIR honoured
 #   make dist            reexec-VERSION.tar.gz, the committed tree
 #   make distcheck       that tarball unpacked elsewhere builds, passes make
@@ -51,11 +52,11 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 SUITES   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: dist distcheck check-abi abi-baseline abi-lib fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench install uninstall clean deps
+.PHONY: dist distcheck check-abi abi-baseline abi-lib fuzz check-forkserver all all-checks check check-asan check-tsan check-valgrind check-musl check-format format check-cppcheck check-tidy bench bench-trace install uninstall clean deps
 
 all: $(STATIC) $(SHARED) $(EXAMPLES)
 
-$(BUILD)/obj/%.o: src/%.c src/internal.h include/reexec.h
+$(BUILD)/obj/%.o: src/%.c src/internal.h src/trace.h include/reexec.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -206,6 +207,13 @@ fuzz:
 bench: $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
+# One fork-server round trip broken into phases: a build of its own with
+# the marks of src/trace.h compiled in (TRACE_ROUNDS round trips a kind).
+bench-trace:
+	@$(MAKE) --no-print-directory BUILD=build-trace \
+		CFLAGS="$(CFLAGS) -DREEXEC_TRACE" build-trace/bench/spawn
+	@build-trace/bench/spawn trace $(or $(TRACE_ROUNDS),500)
+
 # What the installed pkg-config and CMake files are told (make install
 # writes them from reexec.pc.in and cmake/*.cmake.in).
 SUBST = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
@@ -249,5 +257,5 @@ uninstall:
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
 
 clean:
-	rm -rf build build-asan build-tsan build-valgrind build-musl build-fuzz $(ABI_BUILD)
+	rm -rf build build-asan build-tsan build-valgrind build-musl build-fuzz build-trace $(ABI_BUILD)
 	rm -f $(DIST).tar.gz

@@ -24,6 +24,7 @@
 #endif
 
 #include "internal.h"
+#include "trace.h"
 
 static int chan_fd = -1;
 static struct stream input;
@@ -279,9 +280,11 @@ int child_run(reexec_fn fn, int argc, char *argv[])
 	 * dynamic loader failed, the program ended before reexec_init(). */
 	if (chan_fd >= 0)
 		frame_send(chan_fd, FRAME_STARTED, NULL, 0, 0);
+	TRACE(T_FN);
 	/* (Never NULL: reexec_init() refuses a name without a function.) */
 	// cppcheck-suppress ctunullpointer
 	v = fn(argc, argv);
+	TRACE(T_RETURNED);
 	/* A fork server's child: the server reports the status (and the
 	 * usage: a fork folds in no one's peak) itself. */
 	if (chan_fd >= 0 && !forked_by_server) {

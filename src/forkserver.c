@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "trace.h"
 
 struct wbuf {
 	char *data;
@@ -495,12 +496,14 @@ static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	         (body.len <= FRAME_CHUNK || (file = body_file(&body)) >= 0)) {
 		fds[nfds++] = tail[0];
 		fds[nfds++] = tail[1];
+		TRACE(T_BUILT);
 		pthread_mutex_lock(&server_lock);
 		if (server && server_gen == gen)
 			rc = send_request(&body, fds, nfds, file);
 		else
 			errno = ESTALE;
 		pthread_mutex_unlock(&server_lock);
+		TRACE(T_SENT);
 	}
 	err = errno;
 	if (file >= 0)
@@ -528,10 +531,12 @@ int spawn_via_server(struct reexec_cmd *cmd)
 	 * one could take the number of.) */
 	if (fd_plan_make(cmd, &plan) < 0)
 		return -1;
+	TRACE(T_PLAN);
 	identity = caller_state(&in);
 	if (identity &&
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, relay) == 0)
 		tail[0] = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	TRACE(T_STATE);
 	tail[1] = relay[1];
 	/* When the server was replaced while the request was built for it
 	 * (another thread found it gone), the request is built anew for the
@@ -561,6 +566,7 @@ int spawn_via_server(struct reexec_cmd *cmd)
 		cmd->chan.fd = plan.chan_end;
 		chan_started(cmd);
 		rc = await_answer(relay[0], &pid);
+		TRACE(T_ANSWER);
 	}
 	if (rc < 0) {
 		int err = errno;
@@ -587,6 +593,7 @@ int spawn_via_server(struct reexec_cmd *cmd)
 	cmd->via_server = true;
 	cmd->relay_fd = relay[0];
 	child_started(cmd, pid);
+	TRACE(T_STARTED);
 	return 0;
 }
 
@@ -605,6 +612,7 @@ void relay_receive(struct reexec_cmd *cmd)
 		if (rc > 0 && f.type == FRAME_EXIT) {
 			cmd->chan.exit_status = exit_decode(&f, &cmd->usage);
 			cmd->chan.has_exit = true;
+			TRACE(T_WOKE);
 		}
 		if (rc > 0 && !cmd->chan.has_exit)
 			continue; /* (nothing else is expected) */

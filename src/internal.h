@@ -292,6 +292,9 @@ HIDDEN bool forkserver_wanted(const struct reexec_cmd *cmd);
 HIDDEN int spawn_via_server(struct reexec_cmd *cmd);
 HIDDEN void relay_receive(struct reexec_cmd *cmd);
 HIDDEN _Noreturn void forkserver_main(int sock);
+/* In a spare, before it waits: map and write now the pages a child's
+ * set-up would fault in (warm.c). */
+HIDDEN void spare_warm(void);
 
 /* A request to the server: one message with this header, the descriptors
  * (SCM_RIGHTS) and the body. A body longer than FRAME_CHUNK travels in a

@@ -36,6 +36,7 @@
 #endif
 
 #include "internal.h"
+#include "trace.h"
 
 #ifdef __linux__ /* signalfd, PR_SET_PDEATHSIG */
 
@@ -150,6 +151,7 @@ static _Noreturn void become_child(const struct request *q, int *fds, int nfds)
 			child_fail(chan, errno);
 	}
 	close_from(nfd);
+	TRACE(T_FDS);
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -162,6 +164,7 @@ static _Noreturn void become_child(const struct request *q, int *fds, int nfds)
 		             "this program has no function of that name",
 		             ENOENT, q->chan_slot);
 	child_take_input(q->chan_slot, q->argv[0]);
+	TRACE(T_INPUT);
 #ifdef __linux__
 	prctl(PR_SET_NAME, q->argv[0]);
 #endif
@@ -334,6 +337,8 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 	for (int k = 0; k < SPARES; k++)
 		if (spares[k].ctl >= 0)
 			close(spares[k].ctl);
+	spare_warm();
+	TRACE(T_SPARE);
 	switch (read_request(sock, &body, &len, fds, &nfds)) {
 	case 0:
 		_exit(0); /* the caller is gone */
@@ -347,12 +352,14 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 		(void)tell_server(ctl, -1);
 		_exit(0);
 	}
+	TRACE(T_RECV);
 	relay = fds[--nfds];
 	cwd = fds[--nfds];
 	if (parse_request(body, len, nfds, &q) < 0) {
 		(void)tell_server(ctl, -1);
 		_exit(0); /* (dropped: the caller sees its relay end) */
 	}
+	TRACE(T_PARSED);
 	/* From here on this is the caller's child, which must not die with
 	 * the server unless it asked to (reexec_init's parent-death set-up
 	 * says so, below). A server that died before we took the request
@@ -365,11 +372,13 @@ static _Noreturn void spare_main(int sock, int ctl, pid_t server, int sfd)
 		err = errno;
 	else if (tell_server(ctl, relay) < 0)
 		err = ECONNRESET;
+	TRACE(T_PREPARED);
 	if (err) {
 		answer(relay, FRAME_ERROR, err);
 		(void)tell_server(ctl, -1);
 		_exit(0);
 	}
+	TRACE(T_ANSWERED); /* (before: the caller may go on at once) */
 	answer(relay, FRAME_FORKED, getpid());
 	close(relay);
 	close(sock);
@@ -405,6 +414,7 @@ static void fork_spares(int sock, int sfd)
 		}
 		spares[k].pid = pid;
 		spares[k].ctl = ctl[0];
+		TRACE(T_RESPARED);
 	}
 }
 
@@ -426,9 +436,10 @@ static void spare_news(int k)
 
 	if (recvmsg(spares[k].ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) > 0)
 		msg_take_fds(&msg, &relay, 1);
-	if (took && relay >= 0)
+	if (took && relay >= 0) {
+		TRACE(T_TOOK);
 		add_kid(spares[k].pid, relay);
-	else if (relay >= 0)
+	} else if (relay >= 0)
 		close(relay);
 	close(spares[k].ctl);
 	spares[k].ctl = -1;
@@ -454,6 +465,10 @@ static void reap_kids(void)
 				kids[i].ended = true;
 				kids[i].status = status;
 				kids[i].usage = ru;
+				TRACE(T_REAPED);
+				TRACE_REAPED();
+				TRACE(T_RELAYED); /* (before: the caller
+				                   * may go on at once) */
 				tell(i);
 				break;
 			}
@@ -527,6 +542,7 @@ _Noreturn void forkserver_main(int sock)
 		if (p[0].revents) {
 			struct signalfd_siginfo info;
 
+			TRACE(T_SIGNALLED);
 			while (read(sfd, &info, sizeof(info)) > 0)
 				;
 			reap_kids();

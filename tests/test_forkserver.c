@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <dlfcn.h>
 #include <grp.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -876,6 +878,114 @@ static void credentials_follow_caller(void **state_)
 	assert_true(no_children());
 }
 
+/* Is the page of code at addr (in this program's copy of the object that
+ * holds it) mapped in process pid, which runs the same binary? From
+ * /proc/PID/maps (the object's first mapping) and /proc/PID/pagemap. */
+static bool code_mapped_in(pid_t pid, const void *addr)
+{
+	char path[64], line[512];
+	unsigned long long lo = 0, off, entry = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	Dl_info info;
+	FILE *f;
+	int fd;
+
+	assert_true(dladdr(addr, &info) != 0 && info.dli_fname);
+	off = (unsigned long long)((const char *)addr -
+	                           (const char *)info.dli_fbase);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, offset;
+		char *name = strchr(line, '/');
+
+		if (name &&
+		    sscanf(line, "%llx-%llx %*s %llx", &start, &end, &offset) ==
+		            3 &&
+		    offset == 0 && strstr(name, strrchr(info.dli_fname, '/'))) {
+			lo = start;
+			break;
+		}
+	}
+	fclose(f);
+	assert_true(lo != 0);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &entry, sizeof(entry),
+	                       (off_t)((lo + off) / (unsigned long long)page *
+	                               sizeof(entry))),
+	                 (ssize_t)sizeof(entry));
+	close(fd);
+	return (entry >> 63) & 1; /* present */
+}
+
+/* The state letter of process pid, from /proc/PID/stat. */
+static char state_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* A spare waiting for a request has already run the library code a
+ * child's set-up runs first (src/warm.c), so that it is mapped before the
+ * request arrives, not faulted in while the caller waits. */
+static void spares_are_warm(void **state)
+{
+	char path[64];
+	pid_t server, spare = -1;
+	FILE *f;
+	int status;
+	reexec_cmd *cmd;
+
+	(void)state;
+	assert_int_equal(reexec_forkserver_start(0), 0);
+	server = reexec_forkserver_pid();
+	assert_true(server > 0);
+	/* (After a round trip the server has made its spares.) */
+	cmd = reexec_command("ppid", NULL);
+	assert_int_equal(reexec_cmd_forkserver(cmd, 1), 0);
+	assert_int_equal(reexec_run(cmd, &status), 0);
+	reexec_cmd_free(cmd);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)server,
+	         (int)server);
+	f = fopen(path, "re");
+	if (!f) {
+		print_message("skipped: no %s\n", path);
+		assert_int_equal(reexec_forkserver_stop(), 0);
+		reap_orphans();
+		skip();
+	}
+	/* A spare that waits: asleep, in its only blocking call. */
+	for (int tries = 0; spare < 0 && tries < 100000; tries++) {
+		int pid;
+
+		rewind(f);
+		while (spare < 0 && fscanf(f, "%d", &pid) == 1)
+			if (pid > 0 && state_of(pid) == 'S')
+				spare = pid;
+		if (spare < 0)
+			sched_yield();
+	}
+	fclose(f);
+	assert_true(spare > 0);
+	assert_true(code_mapped_in(spare, (const void *)sigemptyset));
+	assert_true(code_mapped_in(spare, (const void *)getenv));
+	stop_leaving_nothing();
+}
+
 int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
@@ -894,6 +1004,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(status_cannot_be_forged),
 	        cmocka_unit_test(callers_state_now),
 	        cmocka_unit_test(credentials_follow_caller),
+	        cmocka_unit_test(spares_are_warm),
 	};
 
 	reexec_register("ppid", ppid);
