@@ -435,7 +435,9 @@ REEXEC_API int reexec_cmd_stdio_file(reexec_cmd *cmd, int stream,
  * descriptor is close-on-exec and belongs to the command: close it with
  * reexec_pipe_close() (to give the child end-of-file on stdin, say), not
  * close(2); reexec_cmd_free() closes it otherwise. Writing to a pipe whose
- * child end is closed raises SIGPIPE in the writer as usual.
+ * child end is closed raises SIGPIPE in the writer as usual. An event
+ * loop watches it beside reexec_fd(), which does not include it, and
+ * reads the output as it arrives.
  *
  * Returns the descriptor, or -1 with errno set:
  *   EINVAL  cmd is NULL, or stream is not 0, 1 or 2.
