@@ -970,9 +970,11 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * allowed: it is an epoll(7) set of the library's own descriptors (the
  * child's pidfd, the channel, the fork server's word on the child) that
  * the library keeps right after each step. It is level-triggered: it stays
- * readable until a step has moved what was ready, so with edge-triggered
- * watching (EPOLLET) take steps until ETIMEDOUT. Once the child is reaped
- * it is never readable again: take it out of the loop then.
+ * readable until steps have moved all that was ready (a step moves a
+ * bounded amount). With edge-triggered watching (EPOLLET), take steps
+ * until it is no longer readable (poll(2) with timeout 0 says so). Once
+ * the child is reaped it is never readable again: take it out of the loop
+ * then.
  *
  * The caller's own pipe ends (reexec_cmd_stdio_pipe()) are not in it,
  * since only the caller reads them: a descriptor that stayed readable until
