@@ -449,7 +449,9 @@ REEXEC_API int reexec_cmd_stdio_file(reexec_cmd *cmd, int stream,
  * descriptor is close-on-exec and belongs to the command: close it with
  * reexec_pipe_close() (to give the child end-of-file on stdin, say), not
  * close(2); reexec_cmd_free() closes it otherwise. Writing to a pipe whose
- * child end is closed raises SIGPIPE in the writer as usual.
+ * child end is closed raises SIGPIPE in the writer as usual. An event
+ * loop watches it beside reexec_fd(), which does not include it, and
+ * reads the output as it arrives.
  *
  * Returns the descriptor, or -1 with errno set:
  *   EINVAL  cmd is NULL, or stream is not 0, 1 or 2.
@@ -1032,9 +1034,11 @@ REEXEC_API int reexec_set_result(const void *data, size_t len);
  * allowed: it is an epoll(7) set of the library's own descriptors (the
  * child's pidfd, the channel, the fork server's word on the child) that
  * the library keeps right after each step. It is level-triggered: it stays
- * readable until a step has moved what was ready, so with edge-triggered
- * watching (EPOLLET) take steps until ETIMEDOUT. Once the child is reaped
- * it is never readable again: take it out of the loop then.
+ * readable until steps have moved all that was ready (a step moves a
+ * bounded amount). With edge-triggered watching (EPOLLET), take steps
+ * until it is no longer readable (poll(2) with timeout 0 says so). Once
+ * the child is reaped it is never readable again: take it out of the loop
+ * then.
  *
  * The caller's own pipe ends (reexec_cmd_stdio_pipe()) are not in it,
  * since only the caller reads them: a descriptor that stayed readable until

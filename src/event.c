@@ -128,16 +128,23 @@ static int watch_update(struct reexec_cmd *cmd)
 	return rc < 0 ? -1 : 0;
 }
 
+/* (Both are called on the way to closing and reaping, whose errno is the
+ * caller's answer: they keep it.) */
 void watch_sync(struct reexec_cmd *cmd)
 {
+	int err = errno;
+
 	/* A failure leaves the set as it was; the next step tries again. */
 	(void)watch_update(cmd);
+	errno = err;
 }
 
 void watch_forget(struct reexec_cmd *cmd, int fd)
 {
 	struct watch *w = &cmd->watch;
 	int *slot[] = {&w->pidfd, &w->chan, &w->relay};
+
+	int err = errno;
 
 	if (w->fd < 0 || fd < 0)
 		return;
@@ -146,6 +153,7 @@ void watch_forget(struct reexec_cmd *cmd, int fd)
 			(void)epoll_ctl(w->fd, EPOLL_CTL_DEL, fd, NULL);
 			*slot[i] = -1;
 		}
+	errno = err;
 }
 
 void watch_release(struct reexec_cmd *cmd)

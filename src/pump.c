@@ -212,9 +212,7 @@ int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
          long long deadline, enum pump_until until)
 {
 	int rc = rounds(cmd, in, out, deadline, until);
-	int err = errno;
 
-	watch_sync(cmd);
-	errno = err;
+	watch_sync(cmd); /* (keeps errno) */
 	return rc;
 }
