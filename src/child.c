@@ -257,14 +257,21 @@ void child_forget_channel(void)
  * maximum at the exec, while VmHWM belongs to the image alone. */
 static long long own_peak(void)
 {
-	char *status = proc_read("/proc/self/status"), *line;
+	char status[4096], *line = NULL;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	long long peak = -1;
 	struct rusage kids;
+	ssize_t n = fd < 0 ? -1 : read(fd, status, sizeof(status) - 1);
 
-	line = status ? strstr(status, "\nVmHWM:") : NULL;
+	/* (VmHWM comes early in the file: one read has it.) */
+	if (n > 0) {
+		status[n] = '\0';
+		line = strstr(status, "\nVmHWM:");
+	}
+	if (fd >= 0)
+		close(fd);
 	if (line)
 		peak = strtoll(line + 7, NULL, 10);
-	free(status);
 	if (peak >= 0 && getrusage(RUSAGE_CHILDREN, &kids) == 0 &&
 	    kids.ru_maxrss > peak)
 		peak = kids.ru_maxrss;

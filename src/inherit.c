@@ -67,6 +67,45 @@ static bool wanted(const char *line)
 	return false;
 }
 
+/* The whole of a small /proc file, NUL-terminated, in malloc'd memory. */
+static char *read_all(const char *path)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !buf)
+		goto fail;
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 2) {
+			char *grown = realloc(buf, cap * 2);
+
+			if (!grown)
+				goto fail;
+			buf = grown;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+fail:
+	if (fd >= 0)
+		close_keep_errno(fd);
+	free(buf);
+	return NULL;
+}
+
 static bool keep(const char *line, unsigned *umask_now)
 {
 	if (strncmp(line, "Umask:", 6) == 0) {
@@ -92,13 +131,13 @@ static void add(char *buf, size_t cap, size_t *n, const char *s)
 /* Who the calling thread is, as text (malloc'd), and its umask. */
 static char *identity(unsigned *umask_now)
 {
-	char *status = proc_read("/proc/thread-self/status");
+	char *status = read_all("/proc/thread-self/status");
 	char extra[1024], word[96], *line, *next, *id;
 	size_t len = 0, n = 0;
 	struct stat root;
 
 	if (!status)
-		status = proc_read("/proc/self/status");
+		status = read_all("/proc/self/status");
 	if (!status)
 		return NULL;
 	/* Keep the identity lines, in place. */

@@ -228,9 +228,6 @@ HIDDEN void free_strv(char **v);
 HIDDEN char **dup_strv(char *const v[]);
 HIDDEN int close_keep_errno(int fd);
 HIDDEN void close_from(int lo);
-/* The whole of a small /proc file, NUL-terminated, in malloc'd memory;
- * NULL with errno set. */
-HIDDEN char *proc_read(const char *path);
 
 /* env.c */
 HIDDEN char **env_build(const struct reexec_cmd *cmd, char *const extra[]);

@@ -177,7 +177,8 @@ int spawn_now(struct reexec_cmd *cmd)
 	for (int i = 0; i < 3; i++)
 		cmd->pipe_fd[i] = plan.parent_end[i];
 	cmd->chan.fd = plan.chan_end;
-	child_started(cmd, pid);
+	/* (The input first: once started, another thread may wait.) */
 	chan_started(cmd);
+	child_started(cmd, pid);
 	return 0;
 }

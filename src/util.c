@@ -1,7 +1,6 @@
 /* Small helpers for string vectors and descriptors. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -67,43 +66,4 @@ void close_from(int lo)
 		rl.rlim_cur = 65536;
 	for (rlim_t fd = (rlim_t)lo; fd < rl.rlim_cur; fd++)
 		close((int)fd);
-}
-
-/* The whole of a small /proc file, NUL-terminated, in malloc'd memory. */
-char *proc_read(const char *path)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || !buf)
-		goto fail;
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 2) {
-			char *grown = realloc(buf, cap * 2);
-
-			if (!grown)
-				goto fail;
-			buf = grown;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return buf;
-fail:
-	if (fd >= 0)
-		close_keep_errno(fd);
-	free(buf);
-	return NULL;
 }

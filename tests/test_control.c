@@ -121,6 +121,8 @@ static void run_scenario(const struct scenario *sc, int rounds)
 
 	for (int i = 0; i < sc->nroles; i++)
 		signalled |= sc->roles[i] == SIGNAL_WAIT;
+	if (under_valgrind())
+		rounds /= 20; /* (one thread at a time, slowly) */
 
 	for (int r = 0; r < rounds; r++) {
 		reexec_cmd *cmd = reexec_command(sc->child, NULL);
@@ -272,7 +274,7 @@ static void stop_while_another_captures(void **state)
 	int had_server = using_forkserver();
 
 	(void)state;
-	for (int r = 0; r < 100; r++) {
+	for (int r = 0; r < (under_valgrind() ? 10 : 100); r++) {
 		struct capture_call c = {
 		        .cap = {.flags = REEXEC_CAPTURE_STDOUT}};
 		int status = -1, rc;

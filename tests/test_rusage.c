@@ -55,6 +55,7 @@ static int burn(int argc, char *argv[])
 		return 1;
 	while (cpu_ns() < until)
 		p[spin++ % ((size_t)TOUCH_MIB << 20)]++;
+	free((void *)p);
 	return 0;
 }
 
