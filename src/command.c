@@ -111,6 +111,7 @@ int cmd_free(struct reexec_cmd *cmd)
 	for (int i = 0; i < 3; i++)
 		free(cmd->stdio[i].path);
 	free(cmd->extra_fd);
+	cmd_attrs_release(cmd);
 	free(cmd);
 	if (rc < 0)
 		errno = EPERM;
