@@ -5,6 +5,7 @@
 #   MACHINE_ROUNDS  rounds in machine (default 7)
 #   ORPHAN_ROUNDS   rounds in orphan (default 50)
 #   STARTUP_ROUNDS  starts of each kind in startup (default 500)
+#   ISOLATION_ROUNDS  round trips of each kind in isolation (default 300)
 set -eu
 build=$1
 echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head -n 1)"
@@ -14,3 +15,4 @@ echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head 
 "$build/bench/orphan" "${ORPHAN_ROUNDS:-50}"
 "$build/bench/startup" "${STARTUP_ROUNDS:-500}"
 "$build/bench/poll"
+"$build/bench/isolation" "${ISOLATION_ROUNDS:-300}"
