@@ -590,6 +590,9 @@ REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
  * and leaves no process behind. Does not block beyond the spawn itself.
  * A command is started at most once; a start that fails leaves it as it
  * was (settings and input included), to be changed and started again.
+ * With isolation attributes (reexec_cmd_set_user() and the others, below)
+ * it returns only once the child has applied them, and fails with the
+ * errno of the step that failed (see reexec_failed_step()).
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.
@@ -606,6 +609,7 @@ REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
  *   EAGAIN  the process limit (RLIMIT_NPROC) is reached.
  *   E2BIG   the arguments and environment are too large.
  *   ENOENT, EACCES, ENOEXEC  the binary or the directory cannot be used.
+ *   and the errors of the isolation attributes (see each).
  */
 REEXEC_API int reexec_start(reexec_cmd *cmd);
 
