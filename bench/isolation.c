@@ -24,18 +24,17 @@
 
 static int round_trip(int kind)
 {
-	static const int flags[KINDS] = {
-	        0, CLONE_NEWUSER,
-	        CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET};
+	static const int flags[KINDS] = {0, CLONE_NEWUSER,
+	                                 CLONE_NEWUSER | CLONE_NEWNS |
+	                                         CLONE_NEWPID | CLONE_NEWNET};
 	reexec_cmd *cmd = reexec_command("noop", (char *)NULL);
 	int status = -1, rc = -1;
 
 	if (!cmd)
 		return -1;
-	if (!flags[kind] ||
-	    (reexec_cmd_set_namespaces(cmd, flags[kind]) == 0 &&
-	     reexec_cmd_uid_map(cmd, 0, geteuid(), 1) == 0 &&
-	     reexec_cmd_gid_map(cmd, 0, getegid(), 1) == 0))
+	if (!flags[kind] || (reexec_cmd_set_namespaces(cmd, flags[kind]) == 0 &&
+	                     reexec_cmd_uid_map(cmd, 0, geteuid(), 1) == 0 &&
+	                     reexec_cmd_gid_map(cmd, 0, getegid(), 1) == 0))
 		rc = reexec_run(cmd, &status);
 	reexec_cmd_free(cmd);
 	return rc == 0 && status == 0 ? 0 : -1;

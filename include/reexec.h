@@ -1093,24 +1093,24 @@ struct rlimit;
 
 /* The steps reexec_failed_step() names, in the order they are taken. */
 enum reexec_step {
-	REEXEC_STEP_NONE = 0,   /* no step failed: the start, or the child's
-	                           start-up, did (see its errno) */
-	REEXEC_STEP_NAMESPACES, /* unshare(2) */
-	REEXEC_STEP_MAPS,       /* uid_map, setgroups, gid_map (the parent) */
-	REEXEC_STEP_CGROUP,     /* cgroup.procs (the parent) */
-	REEXEC_STEP_MOUNTS,     /* making / private in the mount namespace */
-	REEXEC_STEP_PID1,       /* the fork into the new pid namespace */
-	REEXEC_STEP_CTTY,       /* setsid(2), TIOCSCTTY */
-	REEXEC_STEP_OOM_SCORE,  /* /proc/self/oom_score_adj */
-	REEXEC_STEP_NICE,       /* setpriority(2) */
-	REEXEC_STEP_RLIMIT,     /* setrlimit(2) */
-	REEXEC_STEP_CHROOT,     /* chroot(2) */
-	REEXEC_STEP_CHDIR,      /* chdir(2) in the new root */
-	REEXEC_STEP_GROUPS,     /* setgroups(2) */
-	REEXEC_STEP_GID,        /* setresgid(2) */
-	REEXEC_STEP_UID,        /* setresuid(2) */
-	REEXEC_STEP_CAPS,       /* capset(2), PR_CAP_AMBIENT */
-	REEXEC_STEP_NO_NEW_PRIVS /* PR_SET_NO_NEW_PRIVS */
+	/* No step failed: the start did, or the child's start-up. */
+	REEXEC_STEP_NONE = 0,
+	REEXEC_STEP_NAMESPACES,   /* unshare(2) */
+	REEXEC_STEP_MAPS,         /* uid_map, setgroups, gid_map (the parent) */
+	REEXEC_STEP_CGROUP,       /* cgroup.procs (the parent) */
+	REEXEC_STEP_MOUNTS,       /* making / private in the mount namespace */
+	REEXEC_STEP_PID1,         /* the fork into the new pid namespace */
+	REEXEC_STEP_CTTY,         /* setsid(2), TIOCSCTTY */
+	REEXEC_STEP_OOM_SCORE,    /* /proc/self/oom_score_adj */
+	REEXEC_STEP_NICE,         /* setpriority(2) */
+	REEXEC_STEP_RLIMIT,       /* setrlimit(2) */
+	REEXEC_STEP_CHROOT,       /* chroot(2) */
+	REEXEC_STEP_CHDIR,        /* chdir(2) in the new root */
+	REEXEC_STEP_GROUPS,       /* setgroups(2) */
+	REEXEC_STEP_GID,          /* setresgid(2) */
+	REEXEC_STEP_UID,          /* setresuid(2) */
+	REEXEC_STEP_CAPS,         /* capset(2), PR_CAP_AMBIENT */
+	REEXEC_STEP_NO_NEW_PRIVS, /* PR_SET_NO_NEW_PRIVS */
 };
 
 /**
@@ -1217,16 +1217,16 @@ REEXEC_API int reexec_cmd_set_namespaces(reexec_cmd *cmd, int clone_flags);
  * CLONE_NEWUSER, and with the errors of writing the map (EPERM: the
  * caller may not map those ids; REEXEC_STEP_MAPS).
  */
-REEXEC_API int reexec_cmd_uid_map(reexec_cmd *cmd, uid_t inside,
-                                  uid_t outside, uid_t count);
+REEXEC_API int reexec_cmd_uid_map(reexec_cmd *cmd, uid_t inside, uid_t outside,
+                                  uid_t count);
 
 /**
  * reexec_cmd_gid_map - reexec_cmd_uid_map() for group ids
  * (/proc/PID/gid_map), with the same errors. Before it, the parent writes
  * "deny" to /proc/PID/setgroups unless reexec_cmd_setgroups() allowed it.
  */
-REEXEC_API int reexec_cmd_gid_map(reexec_cmd *cmd, gid_t inside,
-                                  gid_t outside, gid_t count);
+REEXEC_API int reexec_cmd_gid_map(reexec_cmd *cmd, gid_t inside, gid_t outside,
+                                  gid_t count);
 
 /**
  * reexec_cmd_setgroups - allow (1) or deny (0, the default) setgroups(2)

@@ -96,10 +96,9 @@ int reexec_cmd_set_user(reexec_cmd *cmd, uid_t uid, gid_t gid, size_t ngroups,
 int reexec_cmd_set_rlimit(reexec_cmd *cmd, int resource,
                           const struct rlimit *limit)
 {
-	struct attrs *a = settable(cmd, resource >= 0 &&
-	                                        resource < RLIMIT_NLIMITS &&
-	                                        limit &&
-	                                        limit->rlim_cur <= limit->rlim_max);
+	struct attrs *a = settable(
+	        cmd, resource >= 0 && resource < RLIMIT_NLIMITS && limit &&
+	                     limit->rlim_cur <= limit->rlim_max);
 	struct attr_limit *grown;
 	uint32_t i = 0;
 
@@ -114,8 +113,8 @@ int reexec_cmd_set_rlimit(reexec_cmd *cmd, int resource,
 		a->limits = grown;
 		a->nlimits++;
 	}
-	a->limits[i] = (struct attr_limit){resource, limit->rlim_cur,
-	                                   limit->rlim_max};
+	a->limits[i] =
+	        (struct attr_limit){resource, limit->rlim_cur, limit->rlim_max};
 	return 0;
 }
 
@@ -176,11 +175,9 @@ static bool overlap(uint32_t lo, uint32_t n, uint32_t lo2, uint32_t n2)
 static int add_map(struct reexec_cmd *cmd, bool gid, uint32_t inside,
                    uint32_t outside, uint32_t count)
 {
-	struct attrs *a = settable(cmd, count > 0 &&
-	                                        (uint64_t)inside + count <=
-	                                                UINT32_MAX &&
-	                                        (uint64_t)outside + count <=
-	                                                UINT32_MAX);
+	struct attrs *a = settable(
+	        cmd, count > 0 && (uint64_t)inside + count <= UINT32_MAX &&
+	                     (uint64_t)outside + count <= UINT32_MAX);
 	struct id_map **maps, *grown;
 	uint32_t *n;
 
@@ -189,7 +186,8 @@ static int add_map(struct reexec_cmd *cmd, bool gid, uint32_t inside,
 	maps = gid ? &a->gid_maps : &a->uid_maps;
 	n = gid ? &a->ngid_maps : &a->nuid_maps;
 	for (uint32_t i = 0; i < *n; i++)
-		if (overlap(inside, count, (*maps)[i].inside, (*maps)[i].count) ||
+		if (overlap(inside, count, (*maps)[i].inside,
+		            (*maps)[i].count) ||
 		    overlap(outside, count, (*maps)[i].outside,
 		            (*maps)[i].count)) {
 			errno = EINVAL;
@@ -381,8 +379,7 @@ static void encode(struct enc *e, const struct attrs *a, uint32_t set,
 	put32(e, (uint32_t)a->oom_score_adj);
 }
 
-unsigned char *attrs_encode(const struct attrs *a, const char *dir,
-                            size_t *len)
+unsigned char *attrs_encode(const struct attrs *a, const char *dir, size_t *len)
 {
 	struct enc e = {0};
 	uint32_t set = a->set;

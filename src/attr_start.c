@@ -48,8 +48,7 @@ int attrs_check(struct reexec_cmd *cmd)
 }
 
 /* Write text to /proc/PID/name. 0, or -1 with errno set. */
-static int write_proc(pid_t pid, const char *name, const char *text,
-                      size_t len)
+static int write_proc(pid_t pid, const char *name, const char *text, size_t len)
 {
 	char path[64];
 	ssize_t n;

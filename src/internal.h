@@ -141,7 +141,7 @@ enum {
 	ATTR_AMBIENT = 1 << 5,
 	ATTR_NICE = 1 << 6,
 	ATTR_OOM = 1 << 7,
-	ATTR_BARRIER = 1 << 8,  /* the child waits for maps and cgroup */
+	ATTR_BARRIER = 1 << 8,     /* the child waits for maps and cgroup */
 	ATTR_NOSETGROUPS = 1 << 9, /* its user namespace denies setgroups */
 	ATTR_SETGROUPS = 1 << 10,  /* reexec_cmd_setgroups() was called */
 	ATTR_CGROUP = 1 << 11,
@@ -168,7 +168,7 @@ struct attrs {
 	int32_t namespaces;
 	uint32_t nuid_maps, ngid_maps; /* the parent's only */
 	struct id_map *uid_maps, *gid_maps;
-	int cgroup_fd;                 /* the parent's only: -1 none */
+	int cgroup_fd; /* the parent's only: -1 none */
 	int32_t ctty;
 	uint64_t ambient; /* capability bits */
 	int32_t nice;
@@ -234,9 +234,9 @@ struct reexec_cmd {
 	int parent_death_sig;
 	bool spawner_held; /* spawned by the spawner thread, not reaped yet */
 	struct chan chan;
-	int wait_err; /* reexec_wait's errno, once reaped (0: none) */
-	struct attrs *attrs;   /* NULL: none set (attr.c) */
-	int failed_step;       /* the last start's, REEXEC_STEP_* */
+	int wait_err;        /* reexec_wait's errno, once reaped (0: none) */
+	struct attrs *attrs; /* NULL: none set (attr.c) */
+	int failed_step;     /* the last start's, REEXEC_STEP_* */
 	unsigned char *attr_out; /* the attributes as sent, during a start */
 	size_t attr_out_len;
 };

@@ -50,7 +50,8 @@ static void print_status(const char *field)
 
 		if (strncmp(line, field, strlen(field)) != 0)
 			continue;
-		for (tok = strtok(p, " \t\n"); tok; tok = strtok(NULL, " \t\n")) {
+		for (tok = strtok(p, " \t\n"); tok;
+		     tok = strtok(NULL, " \t\n")) {
 			printf("%s%s", first ? "" : " ", tok);
 			first = false;
 		}
@@ -77,7 +78,8 @@ static void print_file(const char *path, const char *prefix)
 
 		if (prefix && strncmp(line, prefix, strlen(prefix)) != 0)
 			continue;
-		for (char *t = strtok(line, " \t\n"); t; t = strtok(NULL, " \t\n")) {
+		for (char *t = strtok(line, " \t\n"); t;
+		     t = strtok(NULL, " \t\n")) {
 			printf("%s%s", first ? "" : " ", t);
 			first = false;
 		}
@@ -118,10 +120,10 @@ static int show(int argc, char *argv[])
 		} else if (strcmp(a, "pid") == 0) {
 			printf("%ld\n", (long)getpid());
 		} else if (strcmp(a, "ctty") == 0) {
-			printf("%s\n", tcgetsid(0) == getpid() &&
-			                               getsid(0) == getpid()
-			                       ? "leader with terminal"
-			                       : "no terminal");
+			printf("%s\n",
+			       tcgetsid(0) == getpid() && getsid(0) == getpid()
+			               ? "leader with terminal"
+			               : "no terminal");
 		} else if (strcmp(a, "cwd") == 0) {
 			char cwd[PATH_MAX];
 
@@ -288,8 +290,8 @@ static void no_new_privs(void **state)
 static void ambient_caps(void **state)
 {
 	int caps[] = {CAP_NET_BIND_SERVICE};
-	reexec_cmd *cmd = show_cmd("status:CapAmb:", "status:CapEff:",
-	                           "status:Uid:");
+	reexec_cmd *cmd =
+	        show_cmd("status:CapAmb:", "status:CapEff:", "status:Uid:");
 
 	(void)state;
 	if (geteuid() != 0) {
@@ -304,8 +306,8 @@ static void ambient_caps(void **state)
 
 static void nice_and_oom(void **state)
 {
-	reexec_cmd *cmd = show_cmd("nice", "file:/proc/self/oom_score_adj",
-	                           NULL);
+	reexec_cmd *cmd =
+	        show_cmd("nice", "file:/proc/self/oom_score_adj", NULL);
 
 	(void)state;
 	assert_int_equal(reexec_cmd_set_nice(cmd, 7), 0);
@@ -375,8 +377,8 @@ static void ns_link(const char *ns, char *link, size_t size)
 
 static void namespaces(void **state)
 {
-	static const char *const names[] = {"net", "uts", "ipc", "mnt",
-	                                    "cgroup", "user"};
+	static const char *const names[] = {"net", "uts",    "ipc",
+	                                    "mnt", "cgroup", "user"};
 	char want[1024] = "", link[128];
 	reexec_cmd *cmd;
 	char *out;
@@ -482,13 +484,13 @@ static void user_namespace_maps(void **state)
 /* In a child: become nobody, then start a command for scenario; 0 when
  * what it expects happened, 2 when this cannot be checked here, another
  * number (the line) when not. */
-#define WANT(c)                                                      \
-	do {                                                         \
-		if (!(c)) {                                          \
+#define WANT(c)                                                             \
+	do {                                                                \
+		if (!(c)) {                                                 \
 			fprintf(stderr, "as_nobody %s: line %d: %s (%s)\n", \
-			        argv[1], __LINE__, #c, strerror(errno)); \
-			return 1;                                    \
-		}                                                    \
+			        argv[1], __LINE__, #c, strerror(errno));    \
+			return 1;                                           \
+		}                                                           \
 	} while (0)
 
 static int start_fails(reexec_cmd *cmd, int err, int step)
@@ -515,10 +517,9 @@ static int as_nobody(int argc, char *argv[])
 
 		cmd = reexec_command("show", "status:Uid:", "status:Gid:",
 		                     "file:/proc/self/uid_map", (char *)NULL);
-		WANT(reexec_cmd_set_namespaces(cmd, CLONE_NEWUSER |
-		                                            CLONE_NEWNS |
-		                                            CLONE_NEWPID |
-		                                            CLONE_NEWNET) == 0);
+		WANT(reexec_cmd_set_namespaces(
+		             cmd, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID |
+		                          CLONE_NEWNET) == 0);
 		WANT(reexec_cmd_uid_map(cmd, 0, 65534, 1) == 0);
 		WANT(reexec_cmd_gid_map(cmd, 0, 65534, 1) == 0);
 		WANT(reexec_capture(cmd, &cap, &status) == 0);
@@ -609,8 +610,8 @@ static void unprivileged_root_inside(void **state)
 static void unprivileged_failures(void **state)
 {
 	static const char *const scenarios[] = {
-	        "user", "uid", "rlimit", "nice", "oom", "namespaces", "maps",
-	        "caps",
+	        "user", "uid",        "rlimit", "nice",
+	        "oom",  "namespaces", "maps",   "caps",
 	};
 
 	(void)state;
@@ -710,8 +711,9 @@ static void configure_errors(void **state)
 	expect_fail(reexec_cmd_uid_map(cmd, 0, 0, 0), EINVAL);
 	expect_fail(reexec_cmd_uid_map(cmd, 0xffffffffu - 1, 0, 5), EINVAL);
 	assert_int_equal(reexec_cmd_uid_map(cmd, 0, 1000, 10), 0);
-	expect_fail(reexec_cmd_uid_map(cmd, 5, 2000, 10), EINVAL);  /* inside */
-	expect_fail(reexec_cmd_uid_map(cmd, 100, 1009, 1), EINVAL); /* outside */
+	expect_fail(reexec_cmd_uid_map(cmd, 5, 2000, 10), EINVAL); /* inside */
+	expect_fail(reexec_cmd_uid_map(cmd, 100, 1009, 1),
+	            EINVAL);                                       /* outside */
 	assert_int_equal(reexec_cmd_gid_map(cmd, 5, 2000, 10), 0); /* its own */
 	for (unsigned i = 1; i < 340; i++)
 		assert_int_equal(reexec_cmd_gid_map(cmd, 100 + i, 100 + i, 1),
