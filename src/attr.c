@@ -55,7 +55,11 @@ void cmd_attrs_release(struct reexec_cmd *cmd)
  * (EINVAL, EBUSY as cmd_settable(), ENOMEM). */
 static struct attrs *settable(struct reexec_cmd *cmd, bool args_ok)
 {
-	if (cmd_settable(cmd, args_ok) < 0)
+	if (!args_ok) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (cmd_settable(cmd, true) < 0)
 		return NULL;
 	if (!cmd->attrs) {
 		cmd->attrs = calloc(1, sizeof(*cmd->attrs));

@@ -102,12 +102,8 @@
 #endif
 #define CAP_VERSION_3 0x20080522
 
-/* The kernel's capability header and sets (linux/capability.h, which
- * not every C library's headers have). */
-struct cap_header {
-	uint32_t version;
-	int pid;
-};
+/* The kernel's capability sets (linux/capability.h, which not every C
+ * library's headers have); its header is a version and a pid (0: us). */
 struct cap_data {
 	uint32_t effective, permitted, inheritable;
 };
@@ -160,8 +156,8 @@ static _Noreturn void mirror(int status)
 	(void)signal(sig, SIG_DFL);
 	sigemptyset(&one);
 	sigaddset(&one, sig);
-	(void)raise(sig);
 	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	(void)kill(getpid(), sig);
 	_exit(128 + sig);
 }
 
@@ -251,10 +247,10 @@ static void set_credentials(const struct attrs *a)
 
 static void set_ambient(uint64_t want)
 {
-	struct cap_header h = {CAP_VERSION_3, 0};
+	uint32_t h[2] = {CAP_VERSION_3, 0};
 	struct cap_data d[2];
 
-	check((int)syscall(SYS_capget, &h, d), REEXEC_STEP_CAPS);
+	check((int)syscall(SYS_capget, h, d), REEXEC_STEP_CAPS);
 	for (int i = 0; i < 2; i++) {
 		uint32_t w = (uint32_t)(want >> (32 * i));
 
@@ -264,7 +260,7 @@ static void set_ambient(uint64_t want)
 		if (geteuid() != 0)
 			d[i].permitted = d[i].effective = w;
 	}
-	check((int)syscall(SYS_capset, &h, d), REEXEC_STEP_CAPS);
+	check((int)syscall(SYS_capset, h, d), REEXEC_STEP_CAPS);
 	check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
 	      REEXEC_STEP_CAPS);
 	for (int c = 0; c < 64; c++)
