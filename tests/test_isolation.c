@@ -233,6 +233,16 @@ static void umask_set(void **state)
 	(void)state;
 	assert_int_equal(reexec_cmd_set_umask(cmd, 027), 0);
 	expect_output(cmd, "027\n");
+	/* The same from the sealed copy. */
+	cmd = show_cmd("umask", NULL, NULL);
+	if (reexec_cmd_seal(cmd) < 0) {
+		print_message("skipped: no sealed copy here: %s\n",
+		              strerror(errno));
+		reexec_cmd_free(cmd);
+		skip();
+	}
+	assert_int_equal(reexec_cmd_set_umask(cmd, 077), 0);
+	expect_output(cmd, "077\n");
 }
 
 static char root_dir[64];
@@ -455,6 +465,26 @@ static void pid_namespace(void **state)
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 	reexec_cmd_free(cmd);
+	assert_true(no_children());
+}
+
+static void time_namespace(void **state)
+{
+	char link[128], *out;
+	reexec_cmd *cmd;
+
+	(void)state;
+	if (readlink("/proc/self/ns/time", link, sizeof(link)) < 0) {
+		print_message("skipped: no time namespaces here\n");
+		skip();
+	}
+	ns_link("time", link, sizeof(link));
+	cmd = show_cmd("ns:time", NULL, NULL);
+	assert_int_equal(reexec_cmd_set_namespaces(cmd, CLONE_NEWTIME), 0);
+	out = output_of(cmd);
+	assert_true(strncmp(out, "time:[", 6) == 0);
+	assert_null(strstr(out, link));
+	free(out);
 	assert_true(no_children());
 }
 
@@ -797,6 +827,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(ctty),
 	        cmocka_unit_test(namespaces),
 	        cmocka_unit_test(pid_namespace),
+	        cmocka_unit_test(time_namespace),
 	        cmocka_unit_test(user_namespace_maps),
 	        cmocka_unit_test(unprivileged_root_inside),
 	        cmocka_unit_test(unprivileged_failures),
