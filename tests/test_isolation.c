@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -134,6 +135,11 @@ static int show(int argc, char *argv[])
 		} else if (strncmp(a, "exit:", 5) == 0) {
 			fflush(stdout);
 			return atoi(a + 5);
+		} else if (strcmp(a, "pdeathsig") == 0) {
+			int sig = -1;
+
+			prctl(PR_GET_PDEATHSIG, &sig);
+			printf("%d\n", sig);
 		} else if (strcmp(a, "_exit") == 0) {
 			/* Without exit handlers: LeakSanitizer's reads /proc,
 			 * which a new root does not have. */
@@ -466,6 +472,23 @@ static void pid_namespace(void **state)
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 	reexec_cmd_free(cmd);
 	assert_true(no_children());
+}
+
+/* The parent-death signal survives the credential change (it is set
+ * after it), and in a new pid namespace the function dies with the
+ * process left behind. */
+static void parent_death(void **state)
+{
+	reexec_cmd *cmd = show_cmd("pdeathsig", "status:Uid:", NULL);
+
+	(void)state;
+	assert_int_equal(reexec_cmd_parent_death(cmd, SIGTERM), 0);
+	assert_int_equal(reexec_cmd_set_user(cmd, 65534, 65534, 0, NULL), 0);
+	expect_output(cmd, "15\n65534 65534 65534 65534\n");
+	cmd = show_cmd("pdeathsig", "pid", NULL);
+	assert_int_equal(reexec_cmd_parent_death(cmd, SIGTERM), 0);
+	assert_int_equal(reexec_cmd_set_namespaces(cmd, CLONE_NEWPID), 0);
+	expect_output(cmd, "9\n1\n");
 }
 
 static void time_namespace(void **state)
@@ -828,6 +851,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(namespaces),
 	        cmocka_unit_test(pid_namespace),
 	        cmocka_unit_test(time_namespace),
+	        cmocka_unit_test(parent_death),
 	        cmocka_unit_test(user_namespace_maps),
 	        cmocka_unit_test(unprivileged_root_inside),
 	        cmocka_unit_test(unprivileged_failures),
