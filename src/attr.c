@@ -25,17 +25,6 @@
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | \
 	 CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWTIME)
 
-void attrs_free(struct attrs *a)
-{
-	free(a->groups);
-	free(a->limits);
-	free(a->uid_maps);
-	free(a->gid_maps);
-	a->groups = NULL;
-	a->limits = NULL;
-	a->uid_maps = a->gid_maps = NULL;
-}
-
 void cmd_attrs_release(struct reexec_cmd *cmd)
 {
 	struct attrs *a = cmd->attrs;

@@ -317,6 +317,17 @@ static uint32_t *get_u32v(struct rbuf *r, uint32_t n, size_t max)
 	return v;
 }
 
+void attrs_free(struct attrs *a)
+{
+	free(a->groups);
+	free(a->limits);
+	free(a->uid_maps);
+	free(a->gid_maps);
+	a->groups = NULL;
+	a->limits = NULL;
+	a->uid_maps = a->gid_maps = NULL;
+}
+
 int attrs_decode(char *buf, size_t len, struct attrs *a)
 {
 	struct rbuf r = {buf, buf + len, false};
