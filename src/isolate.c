@@ -169,6 +169,8 @@ static void become_init(void)
 	pid_t pid;
 
 	check(pipe2(guard, O_CLOEXEC), REEXEC_STEP_PID1);
+	/* (Ignored, SIGCHLD would never tell us the child ended.) */
+	(void)signal(SIGCHLD, SIG_DFL);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
