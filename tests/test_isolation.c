@@ -239,7 +239,18 @@ static void umask_set(void **state)
 	(void)state;
 	assert_int_equal(reexec_cmd_set_umask(cmd, 027), 0);
 	expect_output(cmd, "027\n");
-	/* The same from the sealed copy. */
+}
+
+/* A child run from the sealed copy takes its attributes too. */
+static void sealed_child(void **state)
+{
+	reexec_cmd *cmd;
+
+	(void)state;
+	if (under_valgrind()) {
+		print_message("skipped: valgrind cannot follow execveat\n");
+		skip();
+	}
 	cmd = show_cmd("umask", NULL, NULL);
 	if (reexec_cmd_seal(cmd) < 0) {
 		print_message("skipped: no sealed copy here: %s\n",
@@ -843,6 +854,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(user_and_groups),
 	        cmocka_unit_test(rlimits),
 	        cmocka_unit_test(umask_set),
+	        cmocka_unit_test(sealed_child),
 	        cmocka_unit_test(chroot_and_dir),
 	        cmocka_unit_test(no_new_privs),
 	        cmocka_unit_test(ambient_caps),
