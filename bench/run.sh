@@ -6,6 +6,7 @@
 #   ORPHAN_ROUNDS   rounds in orphan (default 50)
 #   STARTUP_ROUNDS  starts of each kind in startup (default 500)
 #   EVENTLOOP_ROUNDS  batches of each way in eventloop (default 7)
+#   ISOLATION_ROUNDS  round trips of each kind in isolation (default 300)
 set -eu
 build=$1
 echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head -n 1)"
@@ -16,3 +17,4 @@ echo "machine: $(nproc) cores, $(uname -sr), $(ldd --version 2>/dev/null | head 
 "$build/bench/startup" "${STARTUP_ROUNDS:-500}"
 "$build/bench/eventloop" "${EVENTLOOP_ROUNDS:-7}"
 "$build/bench/poll"
+"$build/bench/isolation" "${ISOLATION_ROUNDS:-300}"

@@ -606,6 +606,9 @@ REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
  * and leaves no process behind. Does not block beyond the spawn itself.
  * A command is started at most once; a start that fails leaves it as it
  * was (settings and input included), to be changed and started again.
+ * With isolation attributes (reexec_cmd_set_user() and the others, below)
+ * it returns only once the child has applied them, and fails with the
+ * errno of the step that failed (see reexec_failed_step()).
  *
  * Returns 0, or -1 with errno set:
  *   EINVAL  cmd is NULL.
@@ -622,6 +625,7 @@ REEXEC_API int reexec_cmd_seal(reexec_cmd *cmd);
  *   EAGAIN  the process limit (RLIMIT_NPROC) is reached.
  *   E2BIG   the arguments and environment are too large.
  *   ENOENT, EACCES, ENOEXEC  the binary or the directory cannot be used.
+ *   and the errors of the isolation attributes (see each).
  */
 REEXEC_API int reexec_start(reexec_cmd *cmd);
 
@@ -1214,6 +1218,260 @@ REEXEC_API pid_t reexec_forkserver_pid(void);
  *           environment, for one request.
  */
 REEXEC_API int reexec_cmd_forkserver(reexec_cmd *cmd, int on);
+
+/* --- Isolation: who the child runs as, and where ----------------------
+ *
+ * Attributes applied in the child before its function runs, on every
+ * path (exec, sealed, fork server), in one order: namespaces; a barrier
+ * at which the parent writes the user namespace's maps and puts the child
+ * in its cgroup; the cgroup namespace; / made private in a new mount
+ * namespace; for a new pid or time namespace, one fork (the function runs
+ * as pid 1); session and controlling terminal; oom_score_adj, nice value,
+ * resource limits; chroot and chdir; supplementary groups, gid, uid;
+ * ambient capabilities; umask; the parent-death signal; no_new_privs
+ * (src/isolate.c says why each comes where it does).
+ *
+ * With any attribute set, reexec_start() returns only once the child has
+ * applied them all, or fails with the errno of the step that failed;
+ * reexec_failed_step() then names the step. The failed child is reaped
+ * and the command left as it was, to be changed and started again. A
+ * command without attributes starts as before, with no round trip more.
+ *
+ * Each setter returns 0, or -1 with errno set; besides the errors listed
+ * with each, every one fails with
+ *   EINVAL  cmd is NULL;
+ *   EBUSY   the command has already been started;
+ *   ENOMEM  out of memory.
+ * Not thread-safe on the same command. Linux only: elsewhere
+ * reexec_start() of a command with attributes fails with ENOSYS.
+ */
+
+struct rlimit;
+
+/* The steps reexec_failed_step() names, in the order they are taken. */
+enum reexec_step {
+	/* No step failed: the start did, or the child's start-up. */
+	REEXEC_STEP_NONE = 0,
+	REEXEC_STEP_NAMESPACES,   /* unshare(2) */
+	REEXEC_STEP_MAPS,         /* uid_map, setgroups, gid_map (the parent) */
+	REEXEC_STEP_CGROUP,       /* cgroup.procs (the parent) */
+	REEXEC_STEP_MOUNTS,       /* making / private in the mount namespace */
+	REEXEC_STEP_PID1,         /* the fork into the new pid namespace */
+	REEXEC_STEP_CTTY,         /* setsid(2), TIOCSCTTY */
+	REEXEC_STEP_OOM_SCORE,    /* /proc/self/oom_score_adj */
+	REEXEC_STEP_NICE,         /* setpriority(2) */
+	REEXEC_STEP_RLIMIT,       /* setrlimit(2) */
+	REEXEC_STEP_CHROOT,       /* chroot(2) */
+	REEXEC_STEP_CHDIR,        /* chdir(2) in the new root */
+	REEXEC_STEP_GROUPS,       /* setgroups(2) */
+	REEXEC_STEP_GID,          /* setresgid(2) */
+	REEXEC_STEP_UID,          /* setresuid(2) */
+	REEXEC_STEP_CAPS,         /* capset(2), PR_CAP_AMBIENT */
+	REEXEC_STEP_NO_NEW_PRIVS, /* PR_SET_NO_NEW_PRIVS */
+};
+
+/**
+ * reexec_cmd_set_user - run the child as uid, gid and exactly the
+ * supplementary groups given (ngroups of them; none when 0).
+ *
+ * The child calls setgroups(2), then setresgid(2), then setresuid(2), so
+ * that its real, effective and saved ids are all these. In a new user
+ * namespace the ids are those inside it; where that namespace denies
+ * setgroups (the default, see reexec_cmd_setgroups()), an empty list
+ * leaves the groups as the namespace gives them. The list is copied.
+ *
+ * Errors: EINVAL  uid or gid is -1, groups is NULL with ngroups not 0,
+ *                 or ngroups is over 65536 (NGROUPS_MAX).
+ * reexec_start() fails with EPERM (REEXEC_STEP_GROUPS, _GID or _UID)
+ * when the caller may not make the change, or EINVAL for an id that has
+ * no mapping in the child's user namespace.
+ */
+REEXEC_API int reexec_cmd_set_user(reexec_cmd *cmd, uid_t uid, gid_t gid,
+                                   size_t ngroups, const gid_t *groups);
+
+/**
+ * reexec_cmd_set_rlimit - set resource limit resource (RLIMIT_*) of the
+ * child to *limit, with setrlimit(2). Repeatable: one call per resource,
+ * a later one for the same resource replaces it.
+ *
+ * Errors: EINVAL  resource is not an RLIMIT_* value, limit is NULL, or
+ *                 its soft limit is above its hard one.
+ * reexec_start() fails with EPERM (REEXEC_STEP_RLIMIT) when the hard
+ * limit is raised without CAP_SYS_RESOURCE.
+ */
+REEXEC_API int reexec_cmd_set_rlimit(reexec_cmd *cmd, int resource,
+                                     const struct rlimit *limit);
+
+/**
+ * reexec_cmd_set_umask - give the child file mode creation mask mask.
+ *
+ * Errors: EINVAL  mask has bits outside 0777.
+ */
+REEXEC_API int reexec_cmd_set_umask(reexec_cmd *cmd, mode_t mask);
+
+/**
+ * reexec_cmd_set_chroot - change the child's root directory to dir
+ * (relative to the caller's working directory at the start), then its
+ * working directory to the command's (reexec_cmd_set_dir(), taken inside
+ * the new root), or to "/". The path is copied. The binary was executed
+ * before, so the new root need not hold it.
+ *
+ * Errors: EINVAL  dir is NULL or empty.
+ * reexec_start() fails with the errors of chroot(2) (EPERM without
+ * CAP_SYS_CHROOT, ENOENT, ENOTDIR; REEXEC_STEP_CHROOT) and chdir(2)
+ * (REEXEC_STEP_CHDIR).
+ */
+REEXEC_API int reexec_cmd_set_chroot(reexec_cmd *cmd, const char *dir);
+
+/**
+ * reexec_cmd_no_new_privs - set no_new_privs in the child
+ * (PR_SET_NO_NEW_PRIVS), last before its function: neither it nor what it
+ * executes can gain privileges by execve(2) (setuid bits and file
+ * capabilities are ignored).
+ */
+REEXEC_API int reexec_cmd_no_new_privs(reexec_cmd *cmd);
+
+/**
+ * reexec_cmd_set_namespaces - run the child in new namespaces:
+ * clone_flags is any of CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID,
+ * CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP and
+ * CLONE_NEWTIME (<sched.h>), or 0 for none (the default).
+ *
+ * The child unshares them first. With CLONE_NEWNS, / is then made
+ * private, recursively, so that no mount of the child's propagates out.
+ * With CLONE_NEWPID (or CLONE_NEWTIME, which also takes effect only for
+ * children) the child forks once: the function runs as pid 1 of the new
+ * namespace, and the first process stays as reexec_pid(), forwarding the
+ * signals it gets to the function and ending with the function's status
+ * (re-raising the signal that killed it, without a second core dump).
+ * As pid 1, the function ignores every signal it has no handler for, but
+ * SIGKILL; and it dies when that first process is killed. The other
+ * namespaces the function's process is in itself. With CLONE_NEWUSER,
+ * the maps come from reexec_cmd_uid_map() and reexec_cmd_gid_map()
+ * (without them, the child's ids are unmapped: the overflow id, 65534).
+ * CLONE_NEWCGROUP is made after the child joined its cgroup
+ * (reexec_cmd_set_cgroup()), so that the namespace is rooted there.
+ *
+ * Errors: EINVAL  clone_flags has another bit.
+ * reexec_start() fails with the errors of unshare(2) (EPERM without
+ * CAP_SYS_ADMIN outside a new user namespace, EINVAL where the kernel
+ * lacks one, EUSERS, ENOSPC; REEXEC_STEP_NAMESPACES), mount(2)
+ * (REEXEC_STEP_MOUNTS) and fork(2) (REEXEC_STEP_PID1).
+ */
+REEXEC_API int reexec_cmd_set_namespaces(reexec_cmd *cmd, int clone_flags);
+
+/**
+ * reexec_cmd_uid_map - map count ids from inside on in the child's new
+ * user namespace to the ids from outside on in the caller's. Repeatable:
+ * each call is one line of /proc/PID/uid_map, which the parent writes
+ * while the child waits (after the namespaces are made, before anything
+ * else), so that an unprivileged caller can map its own id to 0 and run
+ * its function as root in the namespace.
+ *
+ * Errors: EINVAL  count is 0, a range passes 2^32 - 1, overlaps one given
+ *                 before (inside or outside), or it would be line 341.
+ * reexec_start() fails with EINVAL when the command has no
+ * CLONE_NEWUSER, and with the errors of writing the map (EPERM: the
+ * caller may not map those ids; REEXEC_STEP_MAPS).
+ */
+REEXEC_API int reexec_cmd_uid_map(reexec_cmd *cmd, uid_t inside, uid_t outside,
+                                  uid_t count);
+
+/**
+ * reexec_cmd_gid_map - reexec_cmd_uid_map() for group ids
+ * (/proc/PID/gid_map), with the same errors. Before it, the parent writes
+ * "deny" to /proc/PID/setgroups unless reexec_cmd_setgroups() allowed it.
+ */
+REEXEC_API int reexec_cmd_gid_map(reexec_cmd *cmd, gid_t inside, gid_t outside,
+                                  gid_t count);
+
+/**
+ * reexec_cmd_setgroups - allow (1) or deny (0, the default) setgroups(2)
+ * in the child's new user namespace (/proc/PID/setgroups, written before
+ * the gid map). A caller without CAP_SETGID may only map groups with it
+ * denied.
+ *
+ * Errors: EINVAL  allow is neither 0 nor 1.
+ * reexec_start() fails with EINVAL when the command has no
+ * CLONE_NEWUSER.
+ */
+REEXEC_API int reexec_cmd_setgroups(reexec_cmd *cmd, int allow);
+
+/**
+ * reexec_cmd_set_cgroup - put the child in the cgroup v2 directory
+ * cgroup_dirfd before anything of the command's runs: the parent writes
+ * its pid to cgroup.procs while it waits at its barrier (posix_spawn and
+ * vfork cannot use clone3's CLONE_INTO_CGROUP). The descriptor is
+ * duplicated (close-on-exec); the caller keeps its own.
+ *
+ * Errors: EBADF   cgroup_dirfd is not an open descriptor.
+ *         ENOTDIR it is not a directory.
+ * reexec_start() fails with the errors of opening and writing
+ * cgroup.procs (ENOENT: not a cgroup v2 directory; EACCES, EBUSY,
+ * EOPNOTSUPP; REEXEC_STEP_CGROUP).
+ */
+REEXEC_API int reexec_cmd_set_cgroup(reexec_cmd *cmd, int cgroup_dirfd);
+
+/**
+ * reexec_cmd_set_ctty - make the child a session leader (setsid(2), unless
+ * it is one, as reexec_cmd_setsid() makes it) whose controlling terminal
+ * is its descriptor child_fd (0, 1, 2 or one of reexec_cmd_add_fd()), so
+ * that a child on a pty has job control (Go's Setctty).
+ *
+ * Errors: EBADF   child_fd is negative.
+ * reexec_start() fails with EBADF when child_fd is none of the child's
+ * descriptors, EINVAL when the command has reexec_cmd_setpgid() (a
+ * process group leader cannot make a session), and with the errors of
+ * TIOCSCTTY (ENOTTY: not a terminal; EPERM: another session's terminal;
+ * REEXEC_STEP_CTTY).
+ */
+REEXEC_API int reexec_cmd_set_ctty(reexec_cmd *cmd, int child_fd);
+
+/**
+ * reexec_cmd_set_ambient_caps - keep the capabilities caps (ncaps
+ * CAP_* numbers; none when 0) across the credential change: they become
+ * the child's inheritable and ambient capabilities (so a program it
+ * executes has them), and, when it runs as a user other than root, its
+ * only permitted and effective ones, so the function itself has them and
+ * no others.
+ *
+ * Errors: EINVAL  caps is NULL with ncaps not 0, or a number is outside
+ *                 0..63.
+ * reexec_start() fails with EPERM (REEXEC_STEP_CAPS) when a capability is
+ * not in the child's permitted set, and EINVAL for one the kernel does
+ * not know.
+ */
+REEXEC_API int reexec_cmd_set_ambient_caps(reexec_cmd *cmd, size_t ncaps,
+                                           const int *caps);
+
+/**
+ * reexec_cmd_set_nice - give the child nice value nice (setpriority(2)).
+ *
+ * Errors: EINVAL  nice is outside -20..19.
+ * reexec_start() fails with EACCES (REEXEC_STEP_NICE) when the value is
+ * below the caller's without CAP_SYS_NICE.
+ */
+REEXEC_API int reexec_cmd_set_nice(reexec_cmd *cmd, int nice);
+
+/**
+ * reexec_cmd_set_oom_score_adj - write adj to the child's
+ * /proc/self/oom_score_adj.
+ *
+ * Errors: EINVAL  adj is outside -1000..1000.
+ * reexec_start() fails with EACCES (REEXEC_STEP_OOM_SCORE) when the value
+ * is below the caller's without CAP_SYS_RESOURCE.
+ */
+REEXEC_API int reexec_cmd_set_oom_score_adj(reexec_cmd *cmd, int adj);
+
+/**
+ * reexec_failed_step - the step (enum reexec_step) that failed in the
+ * last reexec_start() of cmd, or REEXEC_STEP_NONE when it succeeded or
+ * failed otherwise. Its errno was the start's. Thread-safe with other
+ * reads of the command.
+ *
+ * Returns the step, or -1 with errno EINVAL when cmd is NULL.
+ */
+REEXEC_API int reexec_failed_step(const reexec_cmd *cmd);
 
 #ifdef __cplusplus
 }

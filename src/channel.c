@@ -249,6 +249,17 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 	case FRAME_STARTED:
 		ch->started = true;
 		break;
+	case FRAME_BARRIER:
+		ch->barrier = true;
+		break;
+	case FRAME_FAILED: {
+		int32_t w[2];
+
+		memcpy(w, f->body, sizeof(w));
+		ch->failed_step = w[0];
+		broken(ch, w[1] > 0 && w[1] < 4096 ? w[1] : EPROTO);
+		break;
+	}
 	case FRAME_STATUS:
 		ch->code = frame_int(f);
 		ch->peak = status_peak(f);
@@ -260,7 +271,9 @@ static void take(struct reexec_cmd *cmd, const struct frame *f)
 		break;
 	case FRAME_EXIT:
 	case FRAME_FORKED:
-		/* The fork server's words, which come on the relay only: a
+	case FRAME_ATTRS:
+	case FRAME_GO:
+		/* The parent's words, and the fork server's, which come on the relay only: a
 		 * child that sends them is trying to speak for it. */
 		broken(ch, EPROTO);
 		break;
@@ -301,8 +314,30 @@ static void receive(struct reexec_cmd *cmd, size_t budget, long max_frames)
 	}
 }
 
+/* The attributes, a stream of their own ahead of the input, are sent
+ * whole and at once: the child reads them before anything else. */
+static void send_attrs(struct reexec_cmd *cmd)
+{
+	const unsigned char *p = cmd->attr_out;
+	uint64_t total = cmd->attr_out_len;
+	size_t left = cmd->attr_out_len;
+	int rc;
+
+	rc = frame_send(cmd->chan.fd, FRAME_ATTRS, &total, sizeof(total), 0);
+	while (rc == 0 && left > 0) {
+		size_t n = left < FRAME_CHUNK ? left : FRAME_CHUNK;
+
+		rc = frame_send(cmd->chan.fd, FRAME_DATA, p, n, 0);
+		p += n;
+		left -= n;
+	}
+	/* (A child that stopped listening tells why itself.) */
+}
+
 void chan_started(struct reexec_cmd *cmd)
 {
+	if (cmd->attr_out && cmd->chan.fd >= 0)
+		send_attrs(cmd);
 	send_input(&cmd->chan, SIZE_MAX);
 }
 

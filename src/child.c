@@ -28,6 +28,7 @@
 
 static int chan_fd = -1;
 static struct stream input;
+static struct stream attrs_in; /* the command's attributes, if any */
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool result_sent;
 static bool forked_by_server;
@@ -195,23 +196,34 @@ static int authenticate(int fd)
 	return 0;
 }
 
-/* Read the input stream whole; 0, or -1 with errno set. */
+/* Read the attributes' stream, when one comes first, and the input
+ * stream, whole; 0, or -1 with errno set. */
 static int read_input(int fd)
 {
+	struct stream *s = &input;
 	struct frame f;
 	int rc;
 
 	do {
-		rc = frame_recv(fd, &input, 0, &f);
+		rc = frame_recv(fd, s, 0, &f);
 		if (rc == 0)
 			errno = EPROTO; /* the parent went away mid-stream */
 		if (rc <= 0)
 			return -1;
+		if (f.type == FRAME_ATTRS && s == &input && !input.begun &&
+		    !attrs_in.begun) {
+			s = &attrs_in;
+			f.type = FRAME_BEGIN;
+		}
 		if (f.type != FRAME_BEGIN && f.type != FRAME_DATA) {
 			errno = EPROTO;
 			return -1;
 		}
-		rc = stream_feed(&input, &f);
+		rc = stream_feed(s, &f);
+		if (rc == 1 && s == &attrs_in) {
+			s = &input;
+			rc = 0;
+		}
 	} while (rc == 0);
 	return rc < 0 ? -1 : 0;
 }
@@ -247,6 +259,7 @@ void child_forget_channel(void)
 	forked_by_server = true;
 	chan_fd = -1;
 	stream_free(&input);
+	stream_free(&attrs_in);
 	result_sent = false;
 }
 
@@ -276,6 +289,20 @@ static long long own_peak(void)
 	    kids.ru_maxrss > peak)
 		peak = kids.ru_maxrss;
 	return peak;
+}
+
+void child_isolate(const char *name)
+{
+	struct attrs a;
+
+	if (!attrs_in.begun)
+		return;
+	if (attrs_decode((char *)attrs_in.data, attrs_in.total, &a) < 0)
+		child_refuse(name, "its attributes are malformed", EPROTO,
+		             chan_fd);
+	attrs_apply(&a, chan_fd);
+	attrs_free(&a);
+	stream_free(&attrs_in);
 }
 
 int child_run(reexec_fn fn, int argc, char *argv[])

@@ -118,6 +118,7 @@ int cmd_free(struct reexec_cmd *cmd)
 	for (int i = 0; i < 3; i++)
 		free(cmd->stdio[i].path);
 	free(cmd->extra_fd);
+	cmd_attrs_release(cmd);
 	pthread_cond_destroy(&cmd->changed);
 	pthread_mutex_destroy(&cmd->lock);
 	free(cmd);

@@ -428,9 +428,12 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	put_int(body, plan->chan_slot);
 	put_int(body, (int)cmd->pgroup);
 	put_int(body, (int)cmd->pgid);
-	put(body, cmd->dir ? "1" : "0", 1);
-	put(body, cmd->dir ? cmd->dir : "",
-	    cmd->dir ? strlen(cmd->dir) + 1 : 1);
+	{
+		const char *dir = cmd_launch_dir(cmd);
+
+		put(body, dir ? "1" : "0", 1);
+		put(body, dir ? dir : "", dir ? strlen(dir) + 1 : 1);
+	}
 	put_int(body, (int)in->umask);
 	put_int(body, in->nice);
 	put_int(body, INHERIT_LIMITS);

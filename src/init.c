@@ -93,6 +93,7 @@ int reexec_init(int argc, char *argv[])
 	 * first 15 bytes. */
 	prctl(PR_SET_NAME, name);
 #endif
+	child_isolate(name);
 	parent_child_setup();
 	/* fn is set: every path without one returned or refused (and
 	 * child_refuse() does not return). */

@@ -57,6 +57,11 @@ enum frame_type {
 	                    and resource usage (EXIT_BODY) */
 	FRAME_FORKED,    /* fork server, on the relay: the child's pid */
 	FRAME_STARTED,   /* child: its function starts now */
+	FRAME_ATTRS,     /* parent: the attributes' stream, of this many
+	                    bytes, comes before the input (attr.c) */
+	FRAME_BARRIER,   /* child: namespaces made, write my maps, cgroup */
+	FRAME_GO,        /* parent: done, go on */
+	FRAME_FAILED,    /* child: this step failed with this errno */
 };
 #define FRAME_HDR 8
 #define FRAME_CHUNK 65536
@@ -117,6 +122,8 @@ struct chan {
 	bool begin_sent;
 	bool ready, has_status, has_exit;
 	bool started;    /* FRAME_STARTED: the child reached its function */
+	bool barrier;    /* FRAME_BARRIER: the child waits for FRAME_GO */
+	int failed_step; /* FRAME_FAILED: REEXEC_STEP_* */
 	bool broken;     /* malformed: frames are dropped from now on */
 	bool creds;      /* SO_PASSCRED is on: while receiving, see channel.c */
 	int exit_status; /* FRAME_EXIT's wait status */
@@ -152,6 +159,78 @@ struct watch {
 	uint32_t chan_events;
 	int timer; /* without pidfds, a tick while the child runs; -1 */
 };
+
+/* The child's attributes (attr.c): plain data, filled by the setters,
+ * encoded for the child at the start and applied there in one place
+ * (isolate.c). The maps and the cgroup descriptor stay with the parent,
+ * which writes them at the barrier (attr_start.c). */
+enum {
+	ATTR_USER = 1 << 0,
+	ATTR_UMASK = 1 << 1,
+	ATTR_CHROOT = 1 << 2,
+	ATTR_NNP = 1 << 3,
+	ATTR_CTTY = 1 << 4,
+	ATTR_AMBIENT = 1 << 5,
+	ATTR_NICE = 1 << 6,
+	ATTR_OOM = 1 << 7,
+	ATTR_BARRIER = 1 << 8,     /* the child waits for maps and cgroup */
+	ATTR_NOSETGROUPS = 1 << 9, /* its user namespace denies setgroups */
+	ATTR_SETGROUPS = 1 << 10,  /* reexec_cmd_setgroups() was called */
+	ATTR_CGROUP = 1 << 11,
+};
+#define ATTR_MAX_MAPS 340 /* lines the kernel takes in a map */
+#define ATTR_MAX_GROUPS 65536
+struct id_map {
+	uint32_t inside, outside, count;
+};
+struct attr_limit {
+	int32_t resource;
+	uint64_t cur, max;
+};
+struct attrs {
+	uint32_t set; /* ATTR_* */
+	uint32_t uid, gid;
+	uint32_t ngroups;
+	uint32_t *groups;
+	uint32_t nlimits;
+	struct attr_limit *limits;
+	uint32_t umask;
+	char *chroot;
+	char *dir; /* in the new root: the command's, or NULL for "/" */
+	int32_t namespaces;
+	uint32_t nuid_maps, ngid_maps; /* the parent's only */
+	struct id_map *uid_maps, *gid_maps;
+	int cgroup_fd; /* the parent's only: -1 none */
+	int32_t ctty;
+	uint64_t ambient; /* capability bits */
+	int32_t nice;
+	int32_t oom_score_adj;
+};
+/* Free a's arrays (not its strings nor its descriptor). */
+HIDDEN void attrs_free(struct attrs *a);
+/* Release the command's attributes altogether. */
+HIDDEN void cmd_attrs_release(struct reexec_cmd *cmd);
+/* The attributes as the child reads them (malloc'd, *len bytes), with
+ * dir the command's directory; NULL with errno set. */
+HIDDEN unsigned char *attrs_encode(const struct attrs *a, const char *dir,
+                                   size_t *len);
+/* wire.c: parse what attrs_encode() made into a (arrays malloc'd, strings
+ * in buf, which must outlive a); 0, or -1 when malformed. */
+HIDDEN int attrs_decode(char *buf, size_t len, struct attrs *a);
+/* attr_start.c: the parent's side of a start with attributes. Check
+ * them before anything is spawned (0, or -1 with errno); then, once the
+ * child runs, serve its barrier and wait until it applied them or
+ * failed (then it is reaped, the command made new again, -1 with the
+ * step's errno). */
+HIDDEN int attrs_check(struct reexec_cmd *cmd);
+HIDDEN int attrs_await(struct reexec_cmd *cmd);
+/* The directory the launchers change to: the command's, unless it is
+ * meant inside a new root (then the child changes to it itself). */
+HIDDEN const char *cmd_launch_dir(const struct reexec_cmd *cmd);
+/* isolate.c, in the child: apply a, in the documented order, talking to
+ * the parent over chan; returns only when all were applied (in the
+ * function's process, when a new pid namespace made one). */
+HIDDEN void attrs_apply(const struct attrs *a, int chan);
 
 enum cmd_state {
 	CMD_NEW = 0,
@@ -198,6 +277,11 @@ struct reexec_cmd {
 	pthread_cond_t changed; /* on CLOCK_MONOTONIC */
 	bool busy;       /* a thread moves the child's data and reaps it */
 	bool kill_group; /* a stop ends the group: SIGKILL it at the reap */
+
+	struct attrs *attrs; /* NULL: none set (attr.c) */
+	int failed_step;     /* the last start's, REEXEC_STEP_* */
+	unsigned char *attr_out; /* the attributes as sent, during a start */
+	size_t attr_out_len;
 };
 
 #define STOP_GRACE_DEFAULT_MS 5000
@@ -368,6 +452,8 @@ HIDDEN int child_run(reexec_fn fn, int argc, char *argv[]);
 /* In a child forked by the fork server: the server's channel is not ours,
  * and the server, not we, reports our status. */
 HIDDEN void child_forget_channel(void);
+/* The attributes that came before the input, applied (isolate.c). */
+HIDDEN void child_isolate(const char *name);
 
 /* pump.c: moving data between the caller and a running child */
 struct buf {
@@ -379,7 +465,7 @@ struct feed {
 	size_t left;
 	bool broken; /* the child closed its stdin: a SIGPIPE is pending */
 };
-enum pump_until { PUMP_END, PUMP_READY };
+enum pump_until { PUMP_END, PUMP_READY, PUMP_STARTED };
 HIDDEN int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
                 long long deadline, enum pump_until until);
 HIDDEN int drain_pipes(struct reexec_cmd *cmd, struct buf out[3]);

@@ -99,6 +99,9 @@ static bool done(const struct reexec_cmd *cmd, enum pump_until until)
 {
 	if (until == PUMP_READY)
 		return cmd->chan.ready || cmd->chan.fd < 0;
+	if (until == PUMP_STARTED)
+		return cmd->chan.started || cmd->chan.barrier ||
+		       cmd->chan.broken || cmd->chan.fd < 0;
 	/* The fork server's child has ended when the server says so (or is
 	 * gone). Our own child when its pidfd (or waitid) says so, not when
 	 * its function has returned: exit handlers may still send, and would

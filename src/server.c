@@ -168,6 +168,7 @@ static _Noreturn void become_child(const struct request *q, int *fds, int nfds)
 #ifdef __linux__
 	prctl(PR_SET_NAME, q->argv[0]);
 #endif
+	child_isolate(q->argv[0]);
 	parent_child_setup();
 	while (q->argv[argc])
 		argc++;

@@ -54,9 +54,10 @@ static int set_actions(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 		if (rc)
 			return rc;
 	}
-	if (cmd->dir) {
+	if (cmd_launch_dir(cmd)) {
 #ifdef HAVE_SPAWN_CHDIR
-		rc = posix_spawn_file_actions_addchdir_np(fa, cmd->dir);
+		rc = posix_spawn_file_actions_addchdir_np(fa,
+		                                          cmd_launch_dir(cmd));
 		if (rc)
 			return rc;
 #else
@@ -73,13 +74,33 @@ static int set_actions(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 /* Commands for the fork server go there (forkserver.c); those whose
  * child must die with this process are spawned from the library's own
  * thread, which outlives them (see parent.c). */
-int spawn_child(struct reexec_cmd *cmd)
+static int launch(struct reexec_cmd *cmd)
 {
 	if (forkserver_wanted(cmd))
 		return spawn_via_server(cmd);
 	if (cmd->parent_death && cmd->parent_death_sig)
 		return spawn_from_spawner(cmd);
 	return spawn_now(cmd);
+}
+
+/* With attributes, the start lasts until the child has applied them
+ * (attr_start.c). */
+int spawn_child(struct reexec_cmd *cmd)
+{
+	cmd->failed_step = REEXEC_STEP_NONE;
+	if (!cmd->attrs)
+		return launch(cmd);
+	if (attrs_check(cmd) < 0)
+		return -1;
+	if (launch(cmd) < 0) {
+		int err = errno;
+
+		free(cmd->attr_out);
+		cmd->attr_out = NULL;
+		errno = err;
+		return -1;
+	}
+	return attrs_await(cmd);
 }
 
 /* posix_spawn of our binary by its path: where it cannot be executed

@@ -58,7 +58,7 @@ static _Noreturn void child(const struct reexec_cmd *cmd,
 		report = keep++;
 	}
 	close_from(keep);
-	if (cmd->dir && chdir(cmd->dir) < 0)
+	if (cmd_launch_dir(cmd) && chdir(cmd_launch_dir(cmd)) < 0)
 		goto fail;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -34,6 +34,8 @@ static long body_size(uint32_t type)
 	switch (type) {
 	case FRAME_READY:
 	case FRAME_STARTED:
+	case FRAME_BARRIER:
+	case FRAME_GO:
 		return 0;
 	case FRAME_STATUS:
 		return STATUS_BODY;
@@ -43,6 +45,8 @@ static long body_size(uint32_t type)
 	case FRAME_FORKED:
 		return 4;
 	case FRAME_BEGIN:
+	case FRAME_ATTRS:
+	case FRAME_FAILED:
 		return 8;
 	case FRAME_DATA:
 		return -1;
@@ -361,5 +365,80 @@ int parse_request(char *body, size_t len, int nfds, struct request *q)
 		request_free(q);
 		return -1;
 	}
+	return 0;
+}
+
+/* --- a child's attributes (attr.c encodes them) --------------------- */
+
+/* n numbers of 32 bits, in a malloc'd array (NULL for none). */
+static uint32_t *get_u32v(struct rbuf *r, uint32_t n, size_t max)
+{
+	uint32_t *v;
+
+	if (r->bad || n > max || (size_t)(r->end - r->p) / 4 < n) {
+		r->bad = true;
+		return NULL;
+	}
+	if (n == 0)
+		return NULL;
+	v = malloc(n * sizeof(*v));
+	if (!v) {
+		r->bad = true;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = (uint32_t)get_int(r);
+	return v;
+}
+
+void attrs_free(struct attrs *a)
+{
+	free(a->groups);
+	free(a->limits);
+	free(a->uid_maps);
+	free(a->gid_maps);
+	a->groups = NULL;
+	a->limits = NULL;
+	a->uid_maps = a->gid_maps = NULL;
+}
+
+int attrs_decode(char *buf, size_t len, struct attrs *a)
+{
+	struct rbuf r = {buf, buf + len, false};
+
+	*a = (struct attrs){.cgroup_fd = -1};
+	a->set = (uint32_t)get_int(&r);
+	a->uid = (uint32_t)get_int(&r);
+	a->gid = (uint32_t)get_int(&r);
+	a->ngroups = (uint32_t)get_int(&r);
+	a->groups = get_u32v(&r, a->ngroups, ATTR_MAX_GROUPS);
+	a->nlimits = (uint32_t)get_int(&r);
+	if (!r.bad && a->nlimits > 0 && a->nlimits <= 64) {
+		a->limits = calloc(a->nlimits, sizeof(*a->limits));
+		for (uint32_t i = 0; a->limits && i < a->nlimits; i++) {
+			a->limits[i].resource = get_int(&r);
+			a->limits[i].cur = get_u64(&r);
+			a->limits[i].max = get_u64(&r);
+		}
+		r.bad |= !a->limits;
+	} else if (a->nlimits) {
+		r.bad = true;
+	}
+	a->umask = (uint32_t)get_int(&r) & 0777;
+	a->chroot = get_str(&r);
+	a->dir = get_str(&r);
+	a->namespaces = get_int(&r);
+	a->ctty = get_int(&r);
+	a->ambient = get_u64(&r);
+	a->nice = get_int(&r);
+	a->oom_score_adj = get_int(&r);
+	if (r.bad || r.p != r.end) {
+		attrs_free(a);
+		return -1;
+	}
+	if (!*a->chroot)
+		a->chroot = NULL;
+	if (!*a->dir)
+		a->dir = NULL;
 	return 0;
 }

@@ -3,7 +3,7 @@
  * length; each message goes through frame decoding into a data stream,
  * as the child's reader and the parent's receiver do; the first message
  * also goes, as a string, through the environment parsers, and every one
- * through the fork server's request parser.
+ * through the fork server's request parser and the attributes' parser.
  *   make fuzz   (clang -fsanitize=fuzzer,address) */
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +51,24 @@ static void parse_req(const uint8_t *p, size_t n)
 	free(body);
 }
 
+/* As a child parses the attributes that came before its input. */
+static void parse_attrs(const uint8_t *p, size_t n)
+{
+	char *buf = malloc(n ? n : 1);
+	struct attrs a;
+
+	if (!buf)
+		return;
+	memcpy(buf, p, n);
+	if (attrs_decode(buf, n, &a) == 0) {
+		if ((a.chroot && (a.chroot < buf || a.chroot >= buf + n)) ||
+		    (a.ngroups && !a.groups) || a.nlimits > 64)
+			abort();
+		attrs_free(&a);
+	}
+	free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct stream s = {0};
@@ -67,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (first)
 			parse_env(data, n);
 		parse_req(data, n);
+		parse_attrs(data, n);
 		first = false;
 		if (n >= FRAME_HDR && frame_decode(data, data + FRAME_HDR,
 		                                   n - FRAME_HDR, &f) == 0) {
