@@ -263,6 +263,40 @@ void child_forget_channel(void)
 	result_sent = false;
 }
 
+/* VmHWM's figure in /proc/self/status, read in small pieces and matched
+ * as it streams by: a fresh child pays for every page it touches, so no
+ * page-sized buffer and no string functions it has not used yet. -1 when
+ * the file cannot be read or has no such line. */
+static long long status_hwm(void)
+{
+	static const char key[] = "\nVmHWM:";
+	char piece[256];
+	size_t matched = 1; /* the file starts at a line's start */
+	long long kib = -1;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, piece, sizeof(piece))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			char c = piece[i];
+
+			if (matched < sizeof(key) - 1) {
+				matched = c == key[matched] ? matched + 1
+				                            : (c == '\n');
+			} else if (c >= '0' && c <= '9') {
+				kib = (kib < 0 ? 0 : kib * 10) + (c - '0');
+			} else if (kib >= 0 || c == '\n') {
+				goto out;
+			}
+		}
+	}
+out:
+	close(fd);
+	return kib;
+}
+
 /* The peak resident set, in KiB, of this process since its exec, or of
  * the children it waited for if that is more (as a wait for us would
  * count them); -1 when /proc cannot tell. Not getrusage(RUSAGE_SELF): a
@@ -270,21 +304,9 @@ void child_forget_channel(void)
  * maximum at the exec, while VmHWM belongs to the image alone. */
 static long long own_peak(void)
 {
-	char status[4096], *line = NULL;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	long long peak = -1;
+	long long peak = status_hwm();
 	struct rusage kids;
-	ssize_t n = fd < 0 ? -1 : read(fd, status, sizeof(status) - 1);
 
-	/* (VmHWM comes early in the file: one read has it.) */
-	if (n > 0) {
-		status[n] = '\0';
-		line = strstr(status, "\nVmHWM:");
-	}
-	if (fd >= 0)
-		close(fd);
-	if (line)
-		peak = strtoll(line + 7, NULL, 10);
 	if (peak >= 0 && getrusage(RUSAGE_CHILDREN, &kids) == 0 &&
 	    kids.ru_maxrss > peak)
 		peak = kids.ru_maxrss;
