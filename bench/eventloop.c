@@ -165,12 +165,12 @@ struct way {
 int main(int argc, char *argv[])
 {
 	struct way ways[] = {
-	        {.name = "loop (reexec_fd + reexec_wait_any)", .batch = loop_batch, .server = 0},
-	        {.name = "serial (reexec_run)", .batch = serial_batch, .server = 0},
-	        {.name = "8 threads (reexec_run)", .batch = threads_batch, .server = 0},
-	        {.name = "loop (reexec_fd + reexec_wait_any)", .batch = loop_batch, .server = 1},
-	        {.name = "serial (reexec_run)", .batch = serial_batch, .server = 1},
-	        {.name = "8 threads (reexec_run)", .batch = threads_batch, .server = 1},
+	        {"loop (reexec_fd + reexec_wait_any)", loop_batch, 0},
+	        {"serial (reexec_run)", serial_batch, 0},
+	        {"8 threads (reexec_run)", threads_batch, 0},
+	        {"loop (reexec_fd + reexec_wait_any)", loop_batch, 1},
+	        {"serial (reexec_run)", serial_batch, 1},
+	        {"8 threads (reexec_run)", threads_batch, 1},
 	};
 	int nways = (int)(sizeof(ways) / sizeof(ways[0]));
 	int rounds;

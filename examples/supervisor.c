@@ -360,10 +360,10 @@ static void table(void)
 	for (int i = 0; i < NSERVICES; i++) {
 		const struct service *s = &services[i];
 		const struct rusage *u = &s->usage;
-		long cpu = (long)(u->ru_utime.tv_sec + u->ru_stime.tv_sec) *
-		                   1000 +
-		           (long)(u->ru_utime.tv_usec + u->ru_stime.tv_usec) /
-		                   1000;
+		long cpu =
+		        (long)(u->ru_utime.tv_sec + u->ru_stime.tv_sec) * 1000 +
+		        (long)(u->ru_utime.tv_usec + u->ru_stime.tv_usec) /
+		                1000;
 		char how[32];
 
 		if (WIFEXITED(s->status))

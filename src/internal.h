@@ -275,9 +275,8 @@ struct reexec_cmd {
 	 * broadcast when busy drops, the child is reaped or it is ready. */
 	pthread_mutex_t lock;
 	pthread_cond_t changed; /* on CLOCK_MONOTONIC */
-	bool busy;       /* a thread moves the child's data and reaps it */
-	bool kill_group; /* a stop ends the group: SIGKILL it at the reap */
-
+	bool busy;           /* a thread moves the child's data and reaps it */
+	bool kill_group;     /* a stop ends the group: SIGKILL it at the reap */
 	struct attrs *attrs; /* NULL: none set (attr.c) */
 	int failed_step;     /* the last start's, REEXEC_STEP_* */
 	unsigned char *attr_out; /* the attributes as sent, during a start */
