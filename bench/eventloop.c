@@ -48,18 +48,6 @@ static reexec_cmd *start_one(int server)
 	return cmd;
 }
 
-static int run_one(int server)
-{
-	reexec_cmd *cmd = reexec_command("noop", NULL);
-	int status = -1, rc;
-
-	if (!cmd || reexec_cmd_forkserver(cmd, server) < 0)
-		return -1;
-	rc = reexec_run(cmd, &status);
-	reexec_cmd_free(cmd);
-	return rc == 0 && status == 0 ? 0 : -1;
-}
-
 /* BATCH children, IN_FLIGHT at a time, one thread. */
 static int loop_batch(int server)
 {
@@ -98,7 +86,7 @@ static int serial_batch(int server)
 	int rc = 0;
 
 	for (int i = 0; i < BATCH; i++)
-		if (run_one(server) < 0)
+		if (lib_run(server) < 0)
 			rc = -1;
 	return rc;
 }
@@ -113,7 +101,7 @@ static void *thread_batch(void *arg)
 	struct share *s = arg;
 
 	for (int i = 0; i < BATCH / THREADS; i++)
-		if (run_one(s->server) < 0)
+		if (lib_run(s->server) < 0)
 			s->failed = 1;
 	return NULL;
 }
@@ -136,24 +124,6 @@ static int threads_batch(int server)
 	return rc;
 }
 
-/* The machine's processor time so far, used and in all (clock ticks). */
-static void cpu_times(long long *used, long long *all)
-{
-	long long v[8] = {0};
-	FILE *f = fopen("/proc/stat", "re");
-
-	*used = *all = 0;
-	if (!f)
-		return;
-	/* cpu user nice system idle iowait irq softirq steal */
-	if (fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0],
-	           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
-		*used = v[0] + v[1] + v[2] + v[5] + v[6];
-		*all = *used + v[3] + v[4] + v[7];
-	}
-	(void)fclose(f);
-}
-
 struct way {
 	const char *name;
 	int (*batch)(int server);
@@ -162,15 +132,20 @@ struct way {
 	long long cpu_used, cpu_all;
 };
 
+#define WAY(n, b, s)                                     \
+	{                                                \
+		.name = (n), .batch = (b), .server = (s) \
+	}
+
 int main(int argc, char *argv[])
 {
 	struct way ways[] = {
-	        {"loop (reexec_fd + reexec_wait_any)", loop_batch, 0},
-	        {"serial (reexec_run)", serial_batch, 0},
-	        {"8 threads (reexec_run)", threads_batch, 0},
-	        {"loop (reexec_fd + reexec_wait_any)", loop_batch, 1},
-	        {"serial (reexec_run)", serial_batch, 1},
-	        {"8 threads (reexec_run)", threads_batch, 1},
+	        WAY("loop (reexec_fd + reexec_wait_any)", loop_batch, 0),
+	        WAY("serial (reexec_run)", serial_batch, 0),
+	        WAY("8 threads (reexec_run)", threads_batch, 0),
+	        WAY("loop (reexec_fd + reexec_wait_any)", loop_batch, 1),
+	        WAY("serial (reexec_run)", serial_batch, 1),
+	        WAY("8 threads (reexec_run)", threads_batch, 1),
 	};
 	int nways = (int)(sizeof(ways) / sizeof(ways[0]));
 	int rounds;

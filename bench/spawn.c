@@ -65,26 +65,14 @@
 #define BATCH 10
 #define MAX_THREADS 2
 
-static int lib_round(int server)
-{
-	reexec_cmd *cmd = reexec_command("noop", NULL);
-	int status = -1, rc;
-
-	if (!cmd || reexec_cmd_forkserver(cmd, server) < 0)
-		return -1;
-	rc = reexec_run(cmd, &status);
-	reexec_cmd_free(cmd);
-	return rc == 0 && status == 0 ? 0 : -1;
-}
-
 static int exec_round(void)
 {
-	return lib_round(0);
+	return lib_run(0);
 }
 
 static int server_round(void)
 {
-	return lib_round(1);
+	return lib_run(1);
 }
 
 #define FULL_DATA 1024
@@ -210,24 +198,6 @@ struct impl {
 	long long cpu_used; /* processor time used meanwhile, all of them */
 	long long cpu_all;  /* processor time there was, all of them */
 };
-
-/* The machine's processor time so far, used and in all (clock ticks). */
-static void cpu_times(long long *used, long long *all)
-{
-	long long v[8] = {0};
-	FILE *f = fopen("/proc/stat", "re");
-
-	*used = *all = 0;
-	if (!f)
-		return;
-	/* cpu user nice system idle iowait irq softirq steal */
-	if (fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0],
-	           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
-		*used = v[0] + v[1] + v[2] + v[5] + v[6];
-		*all = *used + v[3] + v[4] + v[7];
-	}
-	(void)fclose(f);
-}
 
 struct job {
 	struct impl *impl;

@@ -3,6 +3,7 @@
 #define REEXEC_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -159,6 +160,14 @@ struct watch {
 	uint32_t chan_events;
 	int timer; /* without pidfds, a tick while the child runs; -1 */
 };
+
+/* Namespaces older C libraries do not name yet. */
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
 
 /* The child's attributes (attr.c): plain data, filled by the setters,
  * encoded for the child at the start and applied there in one place
