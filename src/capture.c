@@ -1,5 +1,7 @@
-/* Running a child with its stdin fed from memory and its output collected
- * into memory, all at once, so that no pipe can fill up and block. */
+/* Running a child whole: reexec_capture() with its stdin fed from memory
+ * and its output collected into memory, all at once, so that no pipe can
+ * fill up and block; reexec_call() with an input in and a result back over
+ * its channel. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -158,5 +160,29 @@ out:
 	}
 	if (rc < 0)
 		errno = err;
+	return rc;
+}
+
+int reexec_call(const char *name, const void *input, size_t input_len,
+                void **result, size_t *result_len, int *status)
+{
+	reexec_cmd *cmd;
+	int rc;
+
+	if (!result || !result_len) {
+		errno = EINVAL;
+		return -1;
+	}
+	*result = NULL;
+	*result_len = 0;
+	cmd = reexec_command(name, (char *)NULL);
+	if (!cmd)
+		return -1;
+	rc = reexec_cmd_set_input(cmd, input, input_len);
+	if (rc == 0)
+		rc = reexec_run(cmd, status);
+	if (rc == 0 && stream_complete(&cmd->chan.result))
+		reexec_take_result(cmd, result, result_len);
+	reexec_cmd_free(cmd);
 	return rc;
 }

@@ -115,20 +115,15 @@ int reexec_cmd_set_environ(reexec_cmd *cmd, char *const envp[])
 	return 0;
 }
 
-/* The child's envp: pointers into the base and the edits (the strings are
- * not copied), then the NULL-terminated extra. Free the array with
- * free(3). */
-char **env_build(const struct reexec_cmd *cmd, char *const extra[])
+char **env_build(const struct reexec_cmd *cmd)
 {
 	char **base = cmd->environ_base ? cmd->environ_base : environ;
-	size_t nbase = 0, nextra = 0, n = 0;
+	size_t nbase = 0, n = 0;
 	char **envp;
 
 	while (base && base[nbase])
 		nbase++;
-	while (extra[nextra])
-		nextra++;
-	envp = malloc((nbase + cmd->env_nedits + nextra + 1) * sizeof(*envp));
+	envp = malloc((nbase + cmd->env_nedits + 1) * sizeof(*envp));
 	if (!envp)
 		return NULL;
 	for (size_t i = 0; i < nbase; i++)
@@ -137,8 +132,23 @@ char **env_build(const struct reexec_cmd *cmd, char *const extra[])
 	for (size_t i = 0; i < cmd->env_nedits; i++)
 		if (strchr(cmd->env_edits[i], '='))
 			envp[n++] = cmd->env_edits[i];
-	for (size_t i = 0; i < nextra; i++)
-		envp[n++] = extra[i];
 	envp[n] = NULL;
+	return envp;
+}
+
+char **env_extend(char *const env[], char *const extra[])
+{
+	size_t nenv = 0, nextra = 0;
+	char **envp;
+
+	while (env[nenv])
+		nenv++;
+	while (extra[nextra])
+		nextra++;
+	envp = malloc((nenv + nextra + 1) * sizeof(*envp));
+	if (!envp)
+		return NULL;
+	memcpy(envp, env, nenv * sizeof(*envp));
+	memcpy(envp + nenv, extra, (nextra + 1) * sizeof(*envp));
 	return envp;
 }

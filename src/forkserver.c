@@ -402,12 +402,15 @@ static bool too_big(char *const argv[], char *const envp[])
 	return max > 0 && total > (size_t)max;
 }
 
-/* The request for cmd: which passed descriptor goes to each child slot,
- * how to set up the child, its arguments and environment. */
-static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
-                 char *const envp[], const struct inherited *in,
-                 struct wbuf *body, int *fds, int *nfds)
+/* The request for the child d describes: which passed descriptor goes to
+ * each child slot, how to set up the child, its arguments and
+ * environment. */
+static int build(const struct child_desc *d, char *const envp[],
+                 const struct inherited *in, struct wbuf *body, int *fds,
+                 int *nfds)
 {
+	const struct fd_plan *plan = &d->plan;
+
 	*nfds = 0;
 	put_int(body, plan->nfd);
 	for (int i = 0; i < plan->nfd; i++) {
@@ -426,14 +429,10 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 			fds[(*nfds)++] = src;
 	}
 	put_int(body, plan->chan_slot);
-	put_int(body, (int)cmd->pgroup);
-	put_int(body, (int)cmd->pgid);
-	{
-		const char *dir = cmd_launch_dir(cmd);
-
-		put(body, dir ? "1" : "0", 1);
-		put(body, dir ? dir : "", dir ? strlen(dir) + 1 : 1);
-	}
+	put_int(body, (int)d->pgroup);
+	put_int(body, (int)d->pgid);
+	put(body, d->dir ? "1" : "0", 1);
+	put(body, d->dir ? d->dir : "", d->dir ? strlen(d->dir) + 1 : 1);
 	put_int(body, (int)in->umask);
 	put_int(body, in->nice);
 	put_int(body, INHERIT_LIMITS);
@@ -442,11 +441,11 @@ static int build(struct reexec_cmd *cmd, const struct fd_plan *plan,
 		put_u64(body, in->limit[i][1]);
 	}
 	/* The limits an exec would apply, so that both paths agree. */
-	if (too_big(cmd->argv, envp)) {
+	if (too_big(d->argv, envp)) {
 		errno = E2BIG;
 		return -1;
 	}
-	put_strv(body, cmd->argv);
+	put_strv(body, d->argv);
 	put_strv(body, envp);
 	if (body->failed || body->len > REQ_MAX_BODY) {
 		errno = body->failed ? ENOMEM : E2BIG;
@@ -471,14 +470,13 @@ static int server_now(const char *identity, unsigned long *gen, pid_t *pid)
 	return rc;
 }
 
-/* Build cmd's request for server pid, with the caller's state in and, as
+/* Build the request for server pid, with the caller's state in and, as
  * its last descriptors, the working directory and the server's end of the
  * relay (tail), outside the lock, and send it under the lock if
  * that server still runs. 0; -1 with errno set: ESTALE when it was
  * replaced meanwhile, ECONNRESET when it is gone. */
-static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
-                   const struct inherited *in, const int tail[2],
-                   unsigned long gen, pid_t pid)
+static int request(const struct child_desc *d, const struct inherited *in,
+                   const int tail[2], unsigned long gen, pid_t pid)
 {
 	char parent[sizeof(ENV_PARENT) + 48];
 	char *extra_env[2] = {NULL};
@@ -486,16 +484,16 @@ static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	struct wbuf body = {0};
 	char **envp;
 
-	if (cmd->parent_death)
+	if (d->parent_death)
 		/* The child's parent is the server, which ends with us. */
 		(void)snprintf(parent, sizeof(parent), "%s=%d:%d:%ld",
-		               ENV_PARENT, plan->watch_slot,
-		               cmd->parent_death_sig, (long)pid);
-	extra_env[0] = cmd->parent_death ? parent : NULL;
-	envp = env_build(cmd, extra_env);
+		               ENV_PARENT, d->plan.watch_slot,
+		               d->parent_death_sig, (long)pid);
+	extra_env[0] = d->parent_death ? parent : NULL;
+	envp = env_extend(d->env, extra_env);
 	if (!envp)
 		errno = ENOMEM;
-	else if (build(cmd, plan, envp, in, &body, fds, &nfds) == 0 &&
+	else if (build(d, envp, in, &body, fds, &nfds) == 0 &&
 	         (body.len <= FRAME_CHUNK || (file = body_file(&body)) >= 0)) {
 		fds[nfds++] = tail[0];
 		fds[nfds++] = tail[1];
@@ -517,24 +515,32 @@ static int request(struct reexec_cmd *cmd, const struct fd_plan *plan,
 	return rc;
 }
 
-/* The request is built without server_lock and sent with it; the answer
- * is awaited without it, on the request's relay, so that callers in other
- * threads are served side by side. */
-int spawn_via_server(struct reexec_cmd *cmd)
+/* A request to server generation gen failed with err: a server (or
+ * spare) that is gone is ended, unless another thread already has; the
+ * next start makes a new one. */
+static void drop_server(unsigned long gen, int err)
 {
-	unsigned long gen = 0; /* (no server's: they count from 1) */
-	struct fd_plan plan;
+	if (err != ECONNRESET)
+		return;
+	pthread_mutex_lock(&server_lock);
+	if (server && server_gen == gen)
+		(void)end_server();
+	pthread_mutex_unlock(&server_lock);
+}
+
+/* The request is built without server_lock and sent with it; the answer
+ * is awaited without it (server_answer()), on the request's relay, so that
+ * callers in other threads are served side by side. */
+int server_send(const struct child_desc *d, struct server_req *req)
+{
+	int rc = -1, err, relay[2] = {-1, -1}, tail[2] = {-1, -1};
 	struct inherited in;
-	pid_t server_pid, pid = -1;
-	int rc = -1, relay[2] = {-1, -1}, tail[2] = {-1, -1};
+	pid_t server_pid;
 	char *identity;
 
 	pthread_once(&atfork_once, install_atfork);
-	/* (The plan first: it checks the caller's descriptors, which a new
-	 * one could take the number of.) */
-	if (fd_plan_make(cmd, &plan) < 0)
-		return -1;
-	TRACE(T_PLAN);
+	req->gen = 0; /* (no server's: they count from 1) */
+	req->relay = -1;
 	identity = caller_state(&in);
 	if (identity &&
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, relay) == 0)
@@ -545,82 +551,40 @@ int spawn_via_server(struct reexec_cmd *cmd)
 	 * (another thread found it gone), the request is built anew for the
 	 * new one, once. */
 	for (int tries = 0; tail[0] >= 0 && tries < 2; tries++) {
-		rc = server_now(identity, &gen, &server_pid);
+		rc = server_now(identity, &req->gen, &server_pid);
 		if (rc == 0)
-			rc = request(cmd, &plan, &in, tail, gen, server_pid);
+			rc = request(d, &in, tail, req->gen, server_pid);
 		if (rc == 0 || errno != ESTALE)
 			break;
 	}
 	if (rc < 0 && errno == ESTALE)
 		errno = ECONNRESET;
-	{
-		int err = errno;
-
-		free(identity);
-		errno = err;
-	}
-	/* Our copies of the child's ends and of the server's end of the
-	 * relay go now: if the request is dropped, the relay then ends. */
+	err = errno;
+	free(identity);
+	/* Our copies of the directory and of the server's end of the relay go
+	 * now: if the request is dropped, the relay then ends. */
 	close_keep_errno(tail[0]);
 	close_keep_errno(relay[1]);
-	fd_plan_release(&plan, true);
-	if (rc == 0) {
-		/* The input goes first: the child reads it at once. */
-		cmd->chan.fd = plan.chan_end;
-		chan_started(cmd);
-		rc = await_answer(relay[0], &pid);
-		TRACE(T_ANSWER);
-	}
 	if (rc < 0) {
-		int err = errno;
-
-		if (err == ECONNRESET) {
-			/* The server (or its spare) is gone: end it, unless
-			 * another thread already has; the next start makes a
-			 * new one. */
-			pthread_mutex_lock(&server_lock);
-			if (server && server_gen == gen)
-				(void)end_server();
-			pthread_mutex_unlock(&server_lock);
-		}
-		cmd->chan.fd = -1;
-		cmd->chan.begin_sent = false;
-		cmd->chan.in_sent = 0;
-		fd_plan_release(&plan, false);
 		close_keep_errno(relay[0]);
+		drop_server(req->gen, err);
 		errno = err;
 		return -1;
 	}
-	for (int i = 0; i < 3; i++)
-		cmd->pipe_fd[i] = plan.parent_end[i];
-	cmd->via_server = true;
-	cmd->relay_fd = relay[0];
-	child_started(cmd, pid);
-	TRACE(T_STARTED);
+	req->relay = relay[0];
 	return 0;
 }
 
-/* The server's word on a child it made, from the relay: its wait status
- * and resource usage once it has reaped it. At end-of-file (the server is gone) the relay is
- * closed and the status stays unknown. */
-void relay_receive(struct reexec_cmd *cmd)
+int server_answer(struct server_req *req, pid_t *pid)
 {
-	while (cmd->relay_fd >= 0) {
-		struct stream s = {0};
-		struct frame f;
-		int rc = frame_recv(cmd->relay_fd, &s, MSG_DONTWAIT, &f);
+	int rc = await_answer(req->relay, pid), err = errno;
 
-		if (rc < 0 && errno == EAGAIN)
-			return;
-		if (rc > 0 && f.type == FRAME_EXIT) {
-			cmd->chan.exit_status = exit_decode(&f, &cmd->usage);
-			cmd->chan.has_exit = true;
-			TRACE(T_WOKE);
-		}
-		if (rc > 0 && !cmd->chan.has_exit)
-			continue; /* (nothing else is expected) */
-		watch_forget(cmd, cmd->relay_fd);
-		close_keep_errno(cmd->relay_fd);
-		cmd->relay_fd = -1;
-	}
+	TRACE(T_ANSWER);
+	if (rc == 0)
+		return 0;
+	close_keep_errno(req->relay);
+	req->relay = -1;
+	drop_server(req->gen, err);
+	errno = err;
+	return -1;
 }

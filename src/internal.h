@@ -241,6 +241,8 @@ HIDDEN const char *cmd_launch_dir(const struct reexec_cmd *cmd);
  * function's process, when a new pid namespace made one). */
 HIDDEN void attrs_apply(const struct attrs *a, int chan);
 
+enum pgroup_mode { PGROUP_INHERIT, PGROUP_SET, PGROUP_SESSION };
+
 enum cmd_state {
 	CMD_NEW = 0,
 	CMD_RUNNING,
@@ -258,7 +260,7 @@ struct reexec_cmd {
 	int pipe_fd[3]; /* the caller's ends, -1 when none */
 	int *extra_fd;  /* the caller's fds for child fd 3, 4, ... */
 	int extra_nfd;
-	enum { PGROUP_INHERIT, PGROUP_SET, PGROUP_SESSION } pgroup;
+	enum pgroup_mode pgroup;
 	pid_t pgid;
 	enum cmd_state state;
 	pid_t pid;
@@ -321,8 +323,12 @@ HIDDEN char **dup_strv(char *const v[]);
 HIDDEN int close_keep_errno(int fd);
 HIDDEN void close_from(int lo);
 
-/* env.c */
-HIDDEN char **env_build(const struct reexec_cmd *cmd, char *const extra[]);
+/* env.c: the command's environment for the child, without the library's
+ * own variables (pointers into the base and the edits, the strings not
+ * copied); then that with extra, NULL-ended, after it. Each array is
+ * malloc'd (free(3) it), or NULL when there is no memory. */
+HIDDEN char **env_build(const struct reexec_cmd *cmd);
+HIDDEN char **env_extend(char *const env[], char *const extra[]);
 
 /* io.c: the descriptors the child gets at 0, 1, 2 and 3... */
 struct fd_plan {
@@ -339,19 +345,40 @@ HIDDEN int fd_plan_make(struct reexec_cmd *cmd, struct fd_plan *plan);
 HIDDEN void fd_plan_release(struct fd_plan *plan, bool started);
 HIDDEN void cmd_close_pipes(struct reexec_cmd *cmd);
 
-/* spawn.c */
-HIDDEN int spawn_child(struct reexec_cmd *cmd);
-HIDDEN int spawn_now(struct reexec_cmd *cmd);
+/* start.c: the child a start makes, described once from the command;
+ * the launchers (spawn.c and spawn_fd.c, the spawner thread of parent.c,
+ * forkserver.c) take this plain description and never see the command. */
+struct child_desc {
+	char *const *argv;
+	char **env; /* the command's environment (env_build) */
+	struct fd_plan plan;
+	const char *dir; /* where the child starts; NULL: where we are */
+	enum pgroup_mode pgroup;
+	pid_t pgid;
+	bool sealed;       /* from the sealed copy of the binary */
+	bool parent_death; /* it watches plan.watch_slot for our end */
+	int parent_death_sig;
+};
 
-/* spawn_fd.c */
-HIDDEN int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
-                    int exe_fd, char *const envp[], pid_t *pid);
+/* spawn.c: the exec path, on the calling thread. 0 with *pid, or -1 with
+ * errno set. */
+HIDDEN int launch_exec(const struct child_desc *d, pid_t *pid);
+
+/* spawn_fd.c: the exec from a descriptor of our binary; 0, or an errno
+ * (ENOSYS: not here). */
+HIDDEN int spawn_fd(const struct child_desc *d, int exe_fd, char *const envp[],
+                    pid_t *pid);
 
 /* parent.c */
 HIDDEN int parent_watch_fd(void);
-HIDDEN int spawn_from_spawner(struct reexec_cmd *cmd);
-/* A child spawn_from_spawner() started (cmd->spawner_held) has been
- * reaped: the spawner thread ends when no other needs it. */
+/* The exec path on the library's spawner thread, which outlives the child
+ * (for a parent-death signal, which follows the thread that made the
+ * child): 0 with *pid, the spawner then held until spawner_release(), or
+ * -1 with errno set. */
+HIDDEN int launch_in_spawner(const struct child_desc *d, pid_t *pid);
+/* A child launch_in_spawner() started (cmd->spawner_held) has been
+ * reaped, or was never published: the spawner thread ends when no other
+ * needs it. */
 HIDDEN void spawner_release(void);
 HIDDEN void parent_child_setup(void);
 
@@ -362,6 +389,7 @@ HIDDEN void chan_handle(struct reexec_cmd *cmd, short revents);
 HIDDEN void chan_drain(struct reexec_cmd *cmd);
 HIDDEN int chan_conclude(struct reexec_cmd *cmd, int rc);
 HIDDEN void chan_release(struct reexec_cmd *cmd);
+/* frame.c: messages on the library's sockets. */
 HIDDEN int frame_send(int fd, enum frame_type type, const void *body,
                       size_t len, int flags);
 HIDDEN int frame_recv(int fd, struct stream *s, int flags, struct frame *f);
@@ -378,8 +406,15 @@ HIDDEN int msg_take_fds(struct msghdr *msg, int *fds, int max);
  * reserved). */
 #define SERVER_NAME "reexec-forkserver"
 HIDDEN bool forkserver_wanted(const struct reexec_cmd *cmd);
-HIDDEN int spawn_via_server(struct reexec_cmd *cmd);
-HIDDEN void relay_receive(struct reexec_cmd *cmd);
+/* A request on its way: send it (0, or -1 with errno set), then await the
+ * server's answer on the relay (0 with *pid; -1 with errno set, the relay
+ * closed). */
+struct server_req {
+	unsigned long gen; /* the server's generation it went to */
+	int relay;         /* our end of the relay; -1: none */
+};
+HIDDEN int server_send(const struct child_desc *d, struct server_req *req);
+HIDDEN int server_answer(struct server_req *req, pid_t *pid);
 HIDDEN _Noreturn void forkserver_main(int sock);
 /* In a spare, before it waits: map and write now the pages a child's
  * set-up would fault in (warm.c). */
@@ -477,14 +512,25 @@ enum pump_until { PUMP_END, PUMP_READY, PUMP_STARTED };
 HIDDEN int pump(struct reexec_cmd *cmd, struct feed *in, struct buf out[3],
                 long long deadline, enum pump_until until);
 HIDDEN int drain_pipes(struct reexec_cmd *cmd, struct buf out[3]);
+/* The fork server's word on the child, from its relay (the status and
+ * usage once it has reaped it). */
+HIDDEN void relay_receive(struct reexec_cmd *cmd);
+
+/* start.c: reexec_start() without its checks (the fork server's own
+ * start uses it too). */
+HIDDEN int spawn_child(struct reexec_cmd *cmd);
+
+/* pidfd.c: a close-on-exec pidfd for pid, or -1 with errno (ENOSYS: none
+ * here); sig sent through one; whether this kernel (or the tool we run
+ * under) gives them; whether the process behind one has ended (true when
+ * there is none to tell). */
+HIDDEN int open_pidfd(pid_t pid);
+HIDDEN int pidfd_signal(int pidfd, int sig);
+HIDDEN bool pidfds_available(void);
+HIDDEN bool pidfd_ended(int pidfd);
 
 /* process.c */
-HIDDEN void child_started(struct reexec_cmd *cmd, pid_t pid);
 HIDDEN bool child_exited(struct reexec_cmd *cmd);
-HIDDEN bool pidfd_ended(int pidfd);
-/* A close-on-exec pidfd for pid, or -1 with errno (ENOSYS: none here). */
-HIDDEN int open_pidfd(pid_t pid);
-HIDDEN bool pidfds_available(void);
 /* A command used from several threads (see process.c): one at a time,
  * the busy one, moves the data and reaps. */
 HIDDEN int cmd_sync_init(struct reexec_cmd *cmd);

@@ -70,7 +70,8 @@ int reexec_cmd_parent_death(reexec_cmd *cmd, int sig)
 
 /* The spawner thread and the jobs it runs. */
 struct job {
-	struct reexec_cmd *cmd;
+	const struct child_desc *desc;
+	pid_t pid;
 	int rc, err;
 	bool done;
 	struct job *next;
@@ -111,7 +112,7 @@ static void *spawner(void *arg)
 		job = jobs;
 		jobs = job->next;
 		pthread_mutex_unlock(&job_lock);
-		job->rc = spawn_now(job->cmd);
+		job->rc = launch_exec(job->desc, &job->pid);
 		job->err = errno;
 		pthread_mutex_lock(&job_lock);
 		job->done = true;
@@ -206,9 +207,9 @@ void spawner_release(void)
 	}
 }
 
-int spawn_from_spawner(struct reexec_cmd *cmd)
+int launch_in_spawner(const struct child_desc *d, pid_t *pid)
 {
-	struct job job = {.cmd = cmd};
+	struct job job = {.desc = d};
 	struct job **tail;
 	int rc;
 
@@ -228,13 +229,13 @@ int spawn_from_spawner(struct reexec_cmd *cmd)
 	while (!job.done)
 		pthread_cond_wait(&job_done, &job_lock);
 	pthread_mutex_unlock(&job_lock);
-	/* (A child gone and reaped by a host already is not held.) */
-	if (job.rc == 0 && cmd->state == CMD_RUNNING)
-		cmd->spawner_held = true; /* until it is reaped */
-	else
+	if (job.rc < 0) {
 		spawner_release();
-	errno = job.err;
-	return job.rc;
+		errno = job.err;
+		return -1;
+	}
+	*pid = job.pid;
+	return 0;
 }
 
 /* The child's side. */

@@ -27,67 +27,6 @@
 #define P_PIDFD 3
 #endif
 
-int open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
-static int pidfd_signal(int pidfd, int sig)
-{
-#ifdef SYS_pidfd_send_signal
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-#else
-	(void)pidfd;
-	(void)sig;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
-/* Does this kernel (or the tool we run under) give pidfds? */
-bool pidfds_available(void)
-{
-	static atomic_int known; /* 0: not asked yet, 1: yes, 2: no */
-
-	if (atomic_load(&known) == 0) {
-		int fd = open_pidfd(getpid());
-
-		atomic_store(&known, fd >= 0 ? 1 : 2);
-		close_keep_errno(fd);
-	}
-	return atomic_load(&known) == 1;
-}
-
-void child_started(struct reexec_cmd *cmd, pid_t pid)
-{
-	bool gone;
-
-	cmd->pid = pid;
-	cmd->pidfd = open_pidfd(pid); /* close-on-exec, always */
-	/* (The fork server's children are its own: it sends their status
-	 * over the channel, gone or not.) */
-	gone = cmd->pidfd < 0 && errno == ESRCH && !cmd->via_server;
-	if (gone) {
-		/* Gone and reaped already, by a host that reaps children
-		 * itself: the pid may be anyone's now. What it said on the
-		 * channel is all there is. */
-		cmd->lost = true;
-		chan_conclude(cmd, -1);
-	}
-	/* Published under the lock: a thread that looks (a stop waiting to
-	 * cancel a reexec_capture(), say) sees the rest as well. */
-	cmd_lock(cmd);
-	cmd->state = gone ? CMD_REAPED : CMD_RUNNING;
-	cmd_changed(cmd);
-	cmd_unlock(cmd);
-}
-
 /* A wait(2) status from what waitid(2) reports. */
 static int status_of(const siginfo_t *si)
 {
@@ -99,15 +38,6 @@ static int status_of(const siginfo_t *si)
 	default:
 		return si->si_status & 0x7f;
 	}
-}
-
-/* Has the process behind pidfd ended? True when there is no pidfd to
- * tell. */
-bool pidfd_ended(int pidfd)
-{
-	struct pollfd p = {.fd = pidfd, .events = POLLIN};
-
-	return pidfd < 0 || poll(&p, 1, 0) == 1;
 }
 
 /* Has the child exited (it stays unreaped)? Also true once it has been
@@ -336,13 +266,6 @@ static int wait_end(struct reexec_cmd *cmd, long long deadline, int *status)
 int wait_child(struct reexec_cmd *cmd, bool mine, int *status)
 {
 	return mine ? drive(cmd, -1, status) : wait_end(cmd, -1, status);
-}
-
-int reexec_start(reexec_cmd *cmd)
-{
-	if (cmd_settable(cmd, true) < 0)
-		return -1;
-	return spawn_child(cmd);
 }
 
 int reexec_wait(reexec_cmd *cmd, int *status)

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "trace.h"
 
 #define READ_CHUNK 65536
 
@@ -110,6 +112,31 @@ static bool done(const struct reexec_cmd *cmd, enum pump_until until)
 }
 
 enum { SLOT_PIDFD = 3, SLOT_CHAN, SLOT_RELAY };
+
+/* The server's word on a child it made, from the relay: its wait status
+ * and resource usage once it has reaped it. At end-of-file (the server is gone) the relay is
+ * closed and the status stays unknown. */
+void relay_receive(struct reexec_cmd *cmd)
+{
+	while (cmd->relay_fd >= 0) {
+		struct stream s = {0};
+		struct frame f;
+		int rc = frame_recv(cmd->relay_fd, &s, MSG_DONTWAIT, &f);
+
+		if (rc < 0 && errno == EAGAIN)
+			return;
+		if (rc > 0 && f.type == FRAME_EXIT) {
+			cmd->chan.exit_status = exit_decode(&f, &cmd->usage);
+			cmd->chan.has_exit = true;
+			TRACE(T_WOKE);
+		}
+		if (rc > 0 && !cmd->chan.has_exit)
+			continue; /* (nothing else is expected) */
+		watch_forget(cmd, cmd->relay_fd);
+		close_keep_errno(cmd->relay_fd);
+		cmd->relay_fd = -1;
+	}
+}
 
 /* Move data until the pipes (when out is given) and the channel are
  * closed, the child has exited or, for PUMP_READY, the child said it is

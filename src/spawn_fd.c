@@ -30,19 +30,19 @@
 
 /* In the child: set up and execute, or report errno (on the pipe
  * report, else in *shared) and exit. */
-static _Noreturn void child(const struct reexec_cmd *cmd,
-                            const struct fd_plan *plan, int exe_fd, int report,
+static _Noreturn void child(const struct child_desc *d, int exe_fd, int report,
                             volatile int *shared, char *const envp[])
 {
+	const struct fd_plan *plan = &d->plan;
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	int keep = plan->nfd + 1, err;
 	sigset_t none;
 
 	for (int s = 1; s < NSIG; s++)
 		sigaction(s, &dfl, NULL); /* fails harmlessly for KILL, STOP */
-	if (cmd->pgroup == PGROUP_SESSION && setsid() < 0)
+	if (d->pgroup == PGROUP_SESSION && setsid() < 0)
 		goto fail;
-	if (cmd->pgroup == PGROUP_SET && setpgid(0, cmd->pgid) < 0)
+	if (d->pgroup == PGROUP_SET && setpgid(0, d->pgid) < 0)
 		goto fail;
 	for (int i = 0; i < plan->nfd; i++)
 		if (plan->src[i] >= 0 && dup2(plan->src[i], i) < 0)
@@ -58,11 +58,11 @@ static _Noreturn void child(const struct reexec_cmd *cmd,
 		report = keep++;
 	}
 	close_from(keep);
-	if (cmd_launch_dir(cmd) && chdir(cmd_launch_dir(cmd)) < 0)
+	if (d->dir && chdir(d->dir) < 0)
 		goto fail;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	syscall(SYS_execveat, plan->nfd, "", cmd->argv, envp, AT_EMPTY_PATH);
+	syscall(SYS_execveat, plan->nfd, "", d->argv, envp, AT_EMPTY_PATH);
 fail:
 	err = errno ? errno : ENOEXEC;
 	if (report >= 0)
@@ -115,8 +115,7 @@ static int report_pipe(const struct fd_plan *plan, int p[2])
 
 /* vfork on purpose (see above); the child only makes system calls. Kept
  * apart so that nothing of spawn_fd() lives across the vfork. */
-__attribute__((noinline)) static pid_t vfork_child(const struct reexec_cmd *cmd,
-                                                   const struct fd_plan *plan,
+__attribute__((noinline)) static pid_t vfork_child(const struct child_desc *d,
                                                    int exe_fd, int report,
                                                    volatile int *shared,
                                                    char *const envp[])
@@ -126,13 +125,14 @@ __attribute__((noinline)) static pid_t vfork_child(const struct reexec_cmd *cmd,
 
 	if (pid == 0)
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork) */
-		child(cmd, plan, exe_fd, report, shared, envp);
+		child(d, exe_fd, report, shared, envp);
 	return pid;
 }
 
-int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
-             int exe_fd, char *const envp[], pid_t *pid_out)
+int spawn_fd(const struct child_desc *d, int exe_fd, char *const envp[],
+             pid_t *pid_out)
 {
+	const struct fd_plan *plan = &d->plan;
 	volatile int child_errno = 0;
 	int high, err = 0, p[2] = {-1, -1};
 	sigset_t all, old;
@@ -148,7 +148,7 @@ int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 		err = errno;
 		goto out;
 	}
-	pid = vfork_child(cmd, plan, high, p[1], &child_errno, envp);
+	pid = vfork_child(d, high, p[1], &child_errno, envp);
 	if (pid < 0)
 		err = errno;
 	if (p[0] >= 0) {
@@ -175,11 +175,10 @@ out:
 
 #else
 
-int spawn_fd(const struct reexec_cmd *cmd, const struct fd_plan *plan,
-             int exe_fd, char *const envp[], pid_t *pid_out)
+int spawn_fd(const struct child_desc *d, int exe_fd, char *const envp[],
+             pid_t *pid_out)
 {
-	(void)cmd;
-	(void)plan;
+	(void)d;
 	(void)exe_fd;
 	(void)envp;
 	(void)pid_out;

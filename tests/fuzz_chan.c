@@ -11,7 +11,7 @@
  *      the relay, read as a start reads it (await_answer(), forkserver.c),
  *      and the rest only when that says the child runs
  *   8  (with 1) the rest goes to the relay too, read as a wait reads it
- *      (relay_receive())
+ *      (relay_receive(), pump.c)
  *   2  an input of 64 KiB * (mode >> 4) to send while frames come back
  *   4  the child's end closes before anything is sent
  * A BEGIN frame's total between 1 MiB and REEXEC_DATA_MAX is cut to 1 MiB:
