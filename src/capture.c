@@ -1,4 +1,5 @@
-/* Running a child whole: reexec_capture() with its stdin fed from memory
+/* Running a child whole: reexec_run() (a start and a wait, or a stop at
+ * the deadline), reexec_capture() with its stdin fed from memory
  * and its output collected into memory, all at once, so that no pipe can
  * fill up and block; reexec_call() with an input in and a result back over
  * its channel. */
@@ -185,4 +186,25 @@ int reexec_call(const char *name, const void *input, size_t input_len,
 		reexec_take_result(cmd, result, result_len);
 	reexec_cmd_free(cmd);
 	return rc;
+}
+
+int reexec_run(reexec_cmd *cmd, int *status)
+{
+	if (reexec_start(cmd) < 0)
+		return -1;
+	return reexec_wait(cmd, status);
+}
+
+int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms, int *status)
+{
+	if (reexec_start(cmd) < 0)
+		return -1;
+	if (reexec_wait_timeout(cmd, timeout_ms, status) == 0)
+		return 0;
+	if (errno != ETIMEDOUT)
+		return -1;
+	if (stop_child(cmd, -1, status) < 0)
+		return -1;
+	errno = ETIMEDOUT;
+	return -1;
 }

@@ -1,4 +1,6 @@
-/* One command used from several threads: a wait in one and a stop or a
+/* The command's state: who may change it (cmd_settable(): only before a
+ * start), who may look (reexec_pid()), and one command used from several
+ * threads: a wait in one and a stop or a
  * signal in another (the control-thread cancel), stops racing stops.
  *
  * One thread at a time (the one that set busy) moves the child's data and
@@ -97,4 +99,38 @@ void cmd_unclaim(struct reexec_cmd *cmd)
 	cmd->busy = false;
 	cmd_changed(cmd);
 	cmd_unlock(cmd);
+}
+
+/* The checks every function that changes or starts a command makes:
+ * EINVAL for no command or arguments that are not args_ok, EBUSY for a
+ * command already started. */
+int cmd_settable(const struct reexec_cmd *cmd, bool args_ok)
+{
+	if (!cmd || !args_ok) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (cmd->state != CMD_NEW) {
+		errno = EBUSY;
+		return -1;
+	}
+	return 0;
+}
+
+pid_t reexec_pid(const reexec_cmd *cmd)
+{
+	bool started;
+
+	if (!cmd) {
+		errno = EINVAL;
+		return -1;
+	}
+	cmd_lock(cmd); /* (another thread may be reaping it) */
+	started = cmd->state != CMD_NEW;
+	cmd_unlock(cmd);
+	if (!started) {
+		errno = ECHILD;
+		return -1;
+	}
+	return cmd->pid;
 }

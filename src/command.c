@@ -127,22 +127,6 @@ int cmd_free(struct reexec_cmd *cmd)
 	return rc;
 }
 
-/* The checks every function that changes or starts a command makes:
- * EINVAL for no command or arguments that are not args_ok, EBUSY for a
- * command already started. */
-int cmd_settable(const struct reexec_cmd *cmd, bool args_ok)
-{
-	if (!cmd || !args_ok) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (cmd->state != CMD_NEW) {
-		errno = EBUSY;
-		return -1;
-	}
-	return 0;
-}
-
 static int settable(const struct reexec_cmd *cmd)
 {
 	return cmd_settable(cmd, true);
@@ -278,22 +262,4 @@ int reexec_cmd_setsid(reexec_cmd *cmd)
 	cmd->pgroup = PGROUP_SESSION;
 	cmd->pgid = 0;
 	return 0;
-}
-
-pid_t reexec_pid(const reexec_cmd *cmd)
-{
-	bool started;
-
-	if (!cmd) {
-		errno = EINVAL;
-		return -1;
-	}
-	cmd_lock(cmd); /* (another thread may be reaping it) */
-	started = cmd->state != CMD_NEW;
-	cmd_unlock(cmd);
-	if (!started) {
-		errno = ECHILD;
-		return -1;
-	}
-	return cmd->pid;
 }

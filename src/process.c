@@ -282,27 +282,6 @@ int reexec_wait_timeout(reexec_cmd *cmd, int timeout_ms, int *status)
 	return wait_end(cmd, deadline_after(timeout_ms), status);
 }
 
-int reexec_run(reexec_cmd *cmd, int *status)
-{
-	if (reexec_start(cmd) < 0)
-		return -1;
-	return reexec_wait(cmd, status);
-}
-
-int reexec_run_timeout(reexec_cmd *cmd, int timeout_ms, int *status)
-{
-	if (reexec_start(cmd) < 0)
-		return -1;
-	if (reexec_wait_timeout(cmd, timeout_ms, status) == 0)
-		return 0;
-	if (errno != ETIMEDOUT)
-		return -1;
-	if (stop_child(cmd, -1, status) < 0)
-		return -1;
-	errno = ETIMEDOUT;
-	return -1;
-}
-
 /* Does stopping cmd end a whole process group: its own? */
 static bool owns_group(const struct reexec_cmd *cmd)
 {

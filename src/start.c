@@ -5,7 +5,9 @@
  * fork server); the command then takes it over (adopt). In the child,
  * reexec_init() applies what it was sent in one place (child.c, and
  * isolate.c for the attributes). With attributes, the start lasts until
- * the child has applied them (attr_start.c). */
+ * the child has applied them (attr_start.c). The fork server is itself
+ * started this way: server_send() makes it first when none runs (its
+ * command is an ordinary one, checked like any child). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
