@@ -63,7 +63,7 @@ static void frame_fds(int fd, uint32_t type, const void *body, uint32_t len,
 	                     .msg_control = u.space,
 	                     .msg_controllen = CMSG_SPACE(n * sizeof(int))};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	int fds[2];
+	int fds[2] = {-1, -1};
 
 	memcpy(buf, &type, 4);
 	memcpy(buf + 4, &len, 4);
