@@ -116,8 +116,11 @@ static bool malformed(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct reexec_cmd cmd = {
-	        .pidfd = -1, .relay_fd = -1, .pipe_fd = {-1, -1, -1}};
+	/* (As cmd_create() makes it: no reexec_fd() set.) */
+	struct reexec_cmd cmd = {.pidfd = -1,
+	                         .relay_fd = -1,
+	                         .pipe_fd = {-1, -1, -1},
+	                         .watch = {.fd = -1}};
 	const uint8_t *last = NULL;
 	size_t last_len = 0;
 	bool answered = false, bad = false, sending = true;
