@@ -37,11 +37,7 @@
  * reexec_init() removes all three from the environment and makes the
  * channel close-on-exec before the function runs, so neither the function
  * nor anything it starts sees them; a base environment given to a command
- * never passes them on. On Linux a child of the exec path also holds its
- * own /proc status file, close-on-exec and at descriptor 1000 or above,
- * out of the way of the function's, for its peak memory (see
- * reexec_rusage()); a function may close it. One more variable is set
- * only for the program itself:
+ * never passes them on. One more is set only for the program itself:
  *  - REEXEC_SEALED=1: see reexec_init_sealed(), which removes it first
  *    thing.
  *
@@ -830,8 +826,7 @@ struct rusage;
  * posix_spawn(3) and the exec path start it, so the child measures its
  * own peak (VmHWM, or what its children used if more) when its function
  * returns and sends it with the function's value; that figure replaces
- * the kernel's. (This process opens the child's /proc status file for it
- * while it starts, which saves the child most of the cost.) A child that never returned from its function (killed,
+ * the kernel's. A child that never returned from its function (killed,
  * or ending with exit(3) or _exit(2) inside it, or refusing to run it)
  * sends none and gets the kernel's, which for an exec-path child is at
  * least this process's peak when it started it. A fork-server child's

@@ -31,32 +31,19 @@
 #define STEP_BYTES FRAME_CHUNK
 #define STEP_FRAMES 64
 
-/* One frame, with the descriptor pass_fd attached unless it is -1. */
-static int frame_send_fd(int fd, enum frame_type type, const void *body,
-                         size_t len, int flags, int pass_fd)
+int frame_send(int fd, enum frame_type type, const void *body, size_t len,
+               int flags)
 {
 	unsigned char hdr[FRAME_HDR];
 	struct iovec iov[2] = {{hdr, FRAME_HDR}, {(void *)body, len}};
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	ssize_t n;
 
 	frame_header(hdr, type, len);
-	if (pass_fd >= 0)
-		msg_put_fds(&msg, u.buf, &pass_fd, 1);
 	do
 		n = sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -1 : 0;
-}
-
-int frame_send(int fd, enum frame_type type, const void *body, size_t len,
-               int flags)
-{
-	return frame_send_fd(fd, type, body, len, flags, -1);
 }
 
 void msg_put_fds(struct msghdr *msg, void *buf, const int *fds, int n)
@@ -101,11 +88,14 @@ int msg_take_fds(struct msghdr *msg, int *fds, int max)
 	return n;
 }
 
-/* Close the n descriptors in fds. */
-static void close_fds(const int *fds, int n)
+/* Close the descriptors msg carries; were there any? */
+static bool drop_fds(struct msghdr *msg)
 {
+	int fds[4], n = msg_take_fds(msg, fds, 4);
+
 	for (int i = 0; i < n; i++)
-		close_keep_errno(fds[i]);
+		close(fds[i]);
+	return n > 0;
 }
 
 /* Receive one frame. The body of a DATA frame for s lands in place; other
@@ -113,31 +103,22 @@ static void close_fds(const int *fds, int n)
  * end-of-file, or -1 with errno set: EAGAIN (with MSG_DONTWAIT) or EPROTO
  * when what arrived is no frame.
  *
- * With passed, the frame may come with one descriptor (SCM_RIGHTS,
- * close-on-exec), which is then the caller's in *passed (-1: none came).
- * Any other descriptor makes the message no frame: every one that came
- * with it is closed, so that a sender can leave none in us.
- *
  * On a SOCK_SEQPACKET socket an empty message reads as end-of-file does
  * (0 bytes); with SO_PASSCRED set (the parent's receive() sets it) a
  * message, empty or not, comes with the sender's credentials and the end
  * with none, which tells them apart: an empty message is no frame. */
-int frame_recv_fd(int fd, struct stream *s, int flags, struct frame *f,
-                  int *passed)
+int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
 {
 	unsigned char hdr[FRAME_HDR];
 	struct iovec iov[2] = {{hdr, FRAME_HDR}, {s->small, sizeof(s->small)}};
-	union { /* room for the credentials (3 ints), or a few descriptors */
+	union { /* room for the credentials (3 ints), not for descriptors */
 		char buf[CMSG_SPACE(sizeof(int) * 3)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-	int fds[2], nfds;
 	bool message;
 	ssize_t n;
 
-	if (passed)
-		*passed = -1;
 	if (s->begun && s->len < s->total) {
 		size_t left = s->total - s->len;
 
@@ -157,31 +138,20 @@ int frame_recv_fd(int fd, struct stream *s, int flags, struct frame *f,
 	if (n < 0)
 		return -1;
 	message = msg.msg_controllen > 0;
-	/* (Beyond two, msg_take_fds() closes them itself.) */
-	nfds = msg_take_fds(&msg, fds, 2);
-	if (nfds > (passed ? 1 : 0) || (msg.msg_flags & MSG_CTRUNC))
+	/* Descriptors attached: not ours to keep. */
+	if (drop_fds(&msg) || (msg.msg_flags & MSG_CTRUNC))
 		goto bad;
 	if (n == 0 && !message)
 		return 0;
 	/* Too long for what we expect, or empty. */
 	if ((msg.msg_flags & MSG_TRUNC) || n < FRAME_HDR)
 		goto bad;
-	if (frame_decode(hdr, iov[1].iov_base, (size_t)n - FRAME_HDR, f) < 0) {
-		close_fds(fds, nfds);
+	if (frame_decode(hdr, iov[1].iov_base, (size_t)n - FRAME_HDR, f) < 0)
 		return -1;
-	}
-	if (passed && nfds)
-		*passed = fds[0];
 	return 1;
 bad:
-	close_fds(fds, nfds);
 	errno = EPROTO;
 	return -1;
-}
-
-int frame_recv(int fd, struct stream *s, int flags, struct frame *f)
-{
-	return frame_recv_fd(fd, s, flags, f, NULL);
 }
 
 static bool input_pending(const struct chan *ch)
@@ -207,9 +177,8 @@ static void pass_credentials(struct chan *ch, bool on)
 }
 
 /* Send what the socket takes now of the input, at most budget bytes of
- * it (at least one frame); pass_fd (-1: none) goes with its first
- * frame, if that is sent now. */
-static void send_input(struct chan *ch, size_t budget, int pass_fd)
+ * it (at least one frame). */
+static void send_input(struct chan *ch, size_t budget)
 {
 	size_t moved = 0;
 
@@ -225,10 +194,8 @@ static void send_input(struct chan *ch, size_t budget, int pass_fd)
 		rc = ch->begin_sent
 		             ? frame_send(ch->fd, FRAME_DATA,
 		                          ch->in + ch->in_sent, n, MSG_DONTWAIT)
-		             : frame_send_fd(ch->fd, FRAME_BEGIN, &total,
-		                             sizeof(total), MSG_DONTWAIT,
-		                             pass_fd);
-		pass_fd = -1;
+		             : frame_send(ch->fd, FRAME_BEGIN, &total,
+		                          sizeof(total), MSG_DONTWAIT);
 		if (rc < 0 && errno == EAGAIN)
 			return;
 		if (rc < 0) {
@@ -350,17 +317,15 @@ static void receive(struct reexec_cmd *cmd, size_t budget, long max_frames)
 }
 
 /* The attributes, a stream of their own ahead of the input, are sent
- * whole and at once: the child reads them before anything else. pass_fd
- * (-1: none) goes with the first frame. */
-static void send_attrs(struct reexec_cmd *cmd, int pass_fd)
+ * whole and at once: the child reads them before anything else. */
+static void send_attrs(struct reexec_cmd *cmd)
 {
 	const unsigned char *p = cmd->attr_out;
 	uint64_t total = cmd->attr_out_len;
 	size_t left = cmd->attr_out_len;
 	int rc;
 
-	rc = frame_send_fd(cmd->chan.fd, FRAME_ATTRS, &total, sizeof(total), 0,
-	                   pass_fd);
+	rc = frame_send(cmd->chan.fd, FRAME_ATTRS, &total, sizeof(total), 0);
 	while (rc == 0 && left > 0) {
 		size_t n = left < FRAME_CHUNK ? left : FRAME_CHUNK;
 
@@ -371,17 +336,11 @@ static void send_attrs(struct reexec_cmd *cmd, int pass_fd)
 	/* (A child that stopped listening tells why itself.) */
 }
 
-void chan_started(struct reexec_cmd *cmd, int pass_fd)
+void chan_started(struct reexec_cmd *cmd)
 {
-	int first = pass_fd;
-
-	if (cmd->attr_out && cmd->chan.fd >= 0) {
-		send_attrs(cmd, pass_fd);
-		pass_fd = -1;
-	}
-	send_input(&cmd->chan, SIZE_MAX, pass_fd);
-	/* Sent, the child has its own; not sent, it goes without. */
-	close_keep_errno(first);
+	if (cmd->attr_out && cmd->chan.fd >= 0)
+		send_attrs(cmd);
+	send_input(&cmd->chan, SIZE_MAX);
 }
 
 short chan_events(const struct reexec_cmd *cmd)
@@ -393,7 +352,7 @@ short chan_events(const struct reexec_cmd *cmd)
 void chan_handle(struct reexec_cmd *cmd, short revents)
 {
 	if (revents & POLLOUT)
-		send_input(&cmd->chan, STEP_BYTES, -1);
+		send_input(&cmd->chan, STEP_BYTES);
 	if (revents & (POLLIN | POLLHUP | POLLERR))
 		receive(cmd, STEP_BYTES, STEP_FRAMES);
 }

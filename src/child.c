@@ -32,9 +32,6 @@ static struct stream attrs_in; /* the command's attributes, if any */
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool result_sent;
 static bool forked_by_server;
-/* Our /proc status file as the parent opened it (spawn.c), for
- * own_peak(); -1: none. */
-static int status_fd = -1;
 
 /* The name as it may be printed: another user's argv[0] must not reach
  * the terminal as control characters. */
@@ -200,24 +197,19 @@ static int authenticate(int fd)
 }
 
 /* Read the attributes' stream, when one comes first, and the input
- * stream, whole; 0, or -1 with errno set. With passed, the parent's
- * first frame may carry one descriptor, which is the caller's in *passed
- * (-1: none came) once everything arrived; any other descriptor makes its
- * frame malformed (and is closed, as is the first on a failure). */
-static int read_input(int fd, int *passed)
+ * stream, whole; 0, or -1 with errno set. */
+static int read_input(int fd)
 {
 	struct stream *s = &input;
-	bool first = true;
 	struct frame f;
-	int rc, got = -1;
+	int rc;
 
 	do {
-		rc = frame_recv_fd(fd, s, 0, &f, first && passed ? &got : NULL);
-		first = false;
+		rc = frame_recv(fd, s, 0, &f);
 		if (rc == 0)
 			errno = EPROTO; /* the parent went away mid-stream */
 		if (rc <= 0)
-			goto fail;
+			return -1;
 		if (f.type == FRAME_ATTRS && s == &input && !input.begun &&
 		    !attrs_in.begun) {
 			s = &attrs_in;
@@ -225,7 +217,7 @@ static int read_input(int fd, int *passed)
 		}
 		if (f.type != FRAME_BEGIN && f.type != FRAME_DATA) {
 			errno = EPROTO;
-			goto fail;
+			return -1;
 		}
 		rc = stream_feed(s, &f);
 		if (rc == 1 && s == &attrs_in) {
@@ -233,14 +225,7 @@ static int read_input(int fd, int *passed)
 			rc = 0;
 		}
 	} while (rc == 0);
-	if (rc < 0)
-		goto fail;
-	if (passed)
-		*passed = got;
-	return 0;
-fail:
-	close_keep_errno(got);
-	return -1;
+	return rc < 0 ? -1 : 0;
 }
 
 void child_accept(int fd, const char *name)
@@ -257,29 +242,9 @@ void child_accept(int fd, const char *name)
 		             err, fd);
 }
 
-/* The number from which the status file the parent sent is kept: far
- * above the descriptors the function has and opens, so that it finds
- * them as they were (the next it opens gets the number it did before;
- * the file is close-on-exec, as the channel is), and under the usual
- * limit of 1024. Moving it costs the child a few microseconds (some 3
- * µs measured in a fresh process, mostly the fd table growing), against
- * the 20 or more that the parent's open saves it; where the limit is
- * lower, the move fails and the child opens its file itself. */
-#define STATUS_FD_MIN 1000
-
-static void keep_status_fd(int fd)
+void child_take_input(int fd, const char *name)
 {
-	if (fd < 0)
-		return;
-	status_fd = fcntl(fd, F_DUPFD_CLOEXEC, STATUS_FD_MIN);
-	close(fd);
-}
-
-void child_take_input(int fd, const char *name, bool peak_fd)
-{
-	int passed = -1;
-
-	if (read_input(fd, peak_fd ? &passed : NULL) < 0)
+	if (read_input(fd) < 0)
 		child_refuse(name, "its input did not arrive whole",
 		             errno == EMSGSIZE || errno == ENOMEM ? errno
 		                                                  : EPROTO,
@@ -287,85 +252,47 @@ void child_take_input(int fd, const char *name, bool peak_fd)
 	/* Ours only: not for the function's own children. */
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	chan_fd = fd;
-	keep_status_fd(passed);
 }
 
 void child_forget_channel(void)
 {
 	forked_by_server = true;
 	chan_fd = -1;
-	if (status_fd >= 0)
-		close(status_fd);
-	status_fd = -1;
 	stream_free(&input);
 	stream_free(&attrs_in);
 	result_sent = false;
 }
 
-/* The most of a status file read for VmHWM: its line comes early (after
- * the groups, which can be many), and a descriptor at status_fd's number
- * that the function put there in place of ours must not keep us reading
- * forever. */
-#define STATUS_READ_MAX (1 << 20)
-
-/* VmHWM's figure in the status file fd, read from its start in small
- * pieces and matched as it streams by: a fresh child pays for every page
- * it touches, so no page-sized buffer and no string functions it has not
- * used yet. pread, so that where the file is at does not matter. With
- * pid, the file must say first that it is the status of that process.
- * -1 when the file cannot be read, has no such line, or is another's. */
-static long long hwm_in(int fd, pid_t pid)
+/* VmHWM's figure in /proc/self/status, read in small pieces and matched
+ * as it streams by: a fresh child pays for every page it touches, so no
+ * page-sized buffer and no string functions it has not used yet. -1 when
+ * the file cannot be read or has no such line. */
+static long long status_hwm(void)
 {
-	static const char *const keys[] = {"\nPid:", "\nVmHWM:"};
+	static const char key[] = "\nVmHWM:";
 	char piece[256];
-	int k = pid ? 0 : 1; /* the key looked for */
-	size_t matched = 1;  /* the file starts at a line's start */
-	long long v = -1;
-	off_t at = 0;
+	size_t matched = 1; /* the file starts at a line's start */
+	long long kib = -1;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	while (at < STATUS_READ_MAX &&
-	       (n = pread(fd, piece, sizeof(piece), at)) > 0) {
-		at += n;
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, piece, sizeof(piece))) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
 			char c = piece[i];
 
-			if (keys[k][matched]) {
-				matched = c == keys[k][matched] ? matched + 1
-				                                : (c == '\n');
+			if (matched < sizeof(key) - 1) {
+				matched = c == key[matched] ? matched + 1
+				                            : (c == '\n');
 			} else if (c >= '0' && c <= '9') {
-				v = (v < 0 ? 0 : v * 10) + (c - '0');
-			} else if (v >= 0 || c == '\n') {
-				if (k == 1)
-					return v;
-				if (v != pid)
-					return -1;
-				k = 1;
-				matched = c == '\n';
-				v = -1;
+				kib = (kib < 0 ? 0 : kib * 10) + (c - '0');
+			} else if (kib >= 0 || c == '\n') {
+				goto out;
 			}
 		}
 	}
-	return k == 1 ? v : -1;
-}
-
-/* Our VmHWM, from the status file the parent opened for us if we still
- * have it, else from our own. The parent's is checked to be ours: the
- * function may have closed it and put a file of its own at its number,
- * and in a new pid (or time) namespace the function runs in a child of
- * the process it describes (isolate.c). For the first reason it is not
- * closed here (the process ends in a moment anyway). */
-static long long status_hwm(void)
-{
-	long long kib = status_fd >= 0 ? hwm_in(status_fd, getpid()) : -1;
-	int fd;
-
-	if (kib >= 0)
-		return kib;
-	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	kib = hwm_in(fd, 0);
+out:
 	close(fd);
 	return kib;
 }

@@ -567,7 +567,7 @@ int spawn_via_server(struct reexec_cmd *cmd)
 	if (rc == 0) {
 		/* The input goes first: the child reads it at once. */
 		cmd->chan.fd = plan.chan_end;
-		chan_started(cmd, -1); /* (the server reports usage) */
+		chan_started(cmd);
 		rc = await_answer(relay[0], &pid);
 		TRACE(T_ANSWER);
 	}

@@ -60,7 +60,7 @@ int reexec_init(int argc, char *argv[])
 		child_accept(fd, name);
 #ifdef __linux__
 		if (name && strcmp(name, SERVER_NAME) == 0) {
-			child_take_input(fd, name, false);
+			child_take_input(fd, name);
 			prctl(PR_SET_NAME, name);
 			parent_child_setup();
 			forkserver_main(fd);
@@ -71,7 +71,7 @@ int reexec_init(int argc, char *argv[])
 			             "this program has no function of "
 			             "that name",
 			             ENOENT, fd);
-		child_take_input(fd, name, true);
+		child_take_input(fd, name);
 	} else if (!fn || !(flags & REG_MULTICALL)) {
 		/* No channel at all: an ordinary start of the program, even
 		 * when its file bears a function's name (a "worker" binary

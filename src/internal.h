@@ -348,9 +348,7 @@ HIDDEN void spawner_release(void);
 HIDDEN void parent_child_setup(void);
 
 /* channel.c: the parent's side */
-/* The start's first frames (attributes, input); pass_fd (-1: none) goes
- * with the first and is closed here, sent or not. */
-HIDDEN void chan_started(struct reexec_cmd *cmd, int pass_fd);
+HIDDEN void chan_started(struct reexec_cmd *cmd);
 HIDDEN short chan_events(const struct reexec_cmd *cmd);
 HIDDEN void chan_handle(struct reexec_cmd *cmd, short revents);
 HIDDEN void chan_drain(struct reexec_cmd *cmd);
@@ -359,10 +357,6 @@ HIDDEN void chan_release(struct reexec_cmd *cmd);
 HIDDEN int frame_send(int fd, enum frame_type type, const void *body,
                       size_t len, int flags);
 HIDDEN int frame_recv(int fd, struct stream *s, int flags, struct frame *f);
-/* frame_recv(), taking one descriptor the frame may carry into *passed
- * (-1: none). */
-HIDDEN int frame_recv_fd(int fd, struct stream *s, int flags, struct frame *f,
-                         int *passed);
 struct msghdr;
 /* Attach n descriptors to msg (SCM_RIGHTS), in buf of at least
  * CMSG_SPACE(n * sizeof(int)) bytes. */
@@ -450,10 +444,8 @@ HIDDEN _Noreturn void child_refuse(const char *name, const char *why, int err,
 HIDDEN bool child_secure(void);
 /* Check the channel (fd from ENV_CHANNEL, -1 when malformed), or refuse. */
 HIDDEN void child_accept(int fd, const char *name);
-/* Read the input whole and keep the channel for the function, or refuse.
- * With peak_fd, the first frame may bring the child's /proc status file
- * (spawn.c), kept for the peak it reports at its end. */
-HIDDEN void child_take_input(int fd, const char *name, bool peak_fd);
+/* Read the input whole and keep the channel for the function, or refuse. */
+HIDDEN void child_take_input(int fd, const char *name);
 /* Tell the parent the function starts, run it, send what it returned;
  * returns that, for exit(). */
 HIDDEN int child_run(reexec_fn fn, int argc, char *argv[]);

@@ -163,7 +163,7 @@ static _Noreturn void become_child(const struct request *q, int *fds, int nfds)
 		child_refuse(q->argv[0],
 		             "this program has no function of that name",
 		             ENOENT, q->chan_slot);
-	child_take_input(q->chan_slot, q->argv[0], false);
+	child_take_input(q->chan_slot, q->argv[0]);
 	TRACE(T_INPUT);
 #ifdef __linux__
 	prctl(PR_SET_NAME, q->argv[0]);

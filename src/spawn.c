@@ -5,12 +5,10 @@
  * report exec errors from posix_spawn itself and reap the failed child. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -151,30 +149,6 @@ static int spawn_self(const struct reexec_cmd *cmd, const struct fd_plan *plan,
 	return rc;
 }
 
-/* The child's /proc status file, which it reads its own peak memory from
- * at its end (child.c, own_peak()); it goes with the first frame on the
- * channel. Opening a file in /proc costs a fresh process some 35 µs (its
- * pid's entries are made on the way); here that is paid while the child
- * is still executing and loading, off the round trip's way. The file
- * stays tied to the pid: it describes the child whoever reads it. -1 when
- * it cannot be opened (the child then opens its own), and for the fork
- * server, which reports its children's usage itself. */
-static int child_status_fd(const struct reexec_cmd *cmd, pid_t pid)
-{
-#ifdef __linux__
-	char path[32];
-
-	if (strcmp(cmd->argv[0], SERVER_NAME) == 0)
-		return -1;
-	(void)snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	return open(path, O_RDONLY | O_CLOEXEC);
-#else
-	(void)cmd;
-	(void)pid;
-	return -1;
-#endif
-}
-
 int spawn_now(struct reexec_cmd *cmd)
 {
 	const char *self = reexec_self();
@@ -225,7 +199,7 @@ int spawn_now(struct reexec_cmd *cmd)
 		cmd->pipe_fd[i] = plan.parent_end[i];
 	cmd->chan.fd = plan.chan_end;
 	/* (The input first: once started, another thread may wait.) */
-	chan_started(cmd, child_status_fd(cmd, pid));
+	chan_started(cmd);
 	child_started(cmd, pid);
 	return 0;
 }

@@ -14,8 +14,7 @@
  *   truncated  input of 100 bytes announced, 10 sent, then closed
  *   badtype    a frame of an unknown type
  *   huge       input of 2 GiB announced
- *   onefd      an empty input whose frame carries one descriptor (as
- *              reexec_start() sends the child's /proc status file)
+ *   onefd      an empty input whose frame carries one descriptor
  *   twofds     the same with two descriptors
  *   latefd     input of 2 bytes, the descriptor with its data frame */
 #define _GNU_SOURCE

@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cmd.chan.in = input;
 		cmd.chan.in_len = (size_t)(mode >> 4) << 16;
 	}
-	chan_started(&cmd, -1);
+	chan_started(&cmd);
 	if (mode & 4)
 		sending = false;
 	while (sending && size >= 2 && sent++ < MAX_MESSAGES) {

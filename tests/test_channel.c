@@ -487,10 +487,6 @@ static void forged_channels(void **state)
 	/* Same user, speaking the protocol: runs, and says so. */
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))), 5);
 	assert_string_equal(out, "8 4:5 \n"); /* STARTED, STATUS 5 */
-	/* With a descriptor, as reexec_start() sends one: the same. */
-	argv[1] = "onefd";
-	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))), 5);
-	assert_string_equal(out, "8 4:5 \n");
 	argv[1] = "stream";
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
 	                 REEXEC_EXIT_REFUSED);
@@ -687,7 +683,7 @@ static void malformed_input(void **state)
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
 	                 REEXEC_EXIT_REFUSED);
 	assert_non_null(strstr(out, "5:90 ")); /* EMSGSIZE */
-	/* Descriptors: one with the first frame is all a parent sends. */
+	/* Descriptors the child does not expect. */
 	argv[1] = "twofds";
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
 	                 REEXEC_EXIT_REFUSED);
