@@ -38,6 +38,8 @@ void msg_put_fds(struct msghdr *msg, void *buf, const int *fds, int n)
 
 	if (n <= 0)
 		return;
+	/* (Its padding too: the kernel is given every byte.) */
+	memset(buf, 0, CMSG_SPACE(sizeof(int) * (size_t)n));
 	msg->msg_control = buf;
 	msg->msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
 	c = CMSG_FIRSTHDR(msg);

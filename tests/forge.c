@@ -13,14 +13,19 @@
  *   stream     a SOCK_STREAM pair        pipe  a pipe
  *   truncated  input of 100 bytes announced, 10 sent, then closed
  *   badtype    a frame of an unknown type
- *   huge       input of 2 GiB announced */
+ *   huge       input of 2 GiB announced
+ *   onefd      an empty input whose frame carries one descriptor
+ *   twofds     the same with two descriptors
+ *   latefd     input of 2 bytes, the descriptor with its data frame */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +45,38 @@ static void frame(int fd, uint32_t type, const void *body, uint32_t len)
 static void begin(int fd, uint64_t total)
 {
 	frame(fd, BEGIN, &total, sizeof(total));
+}
+
+/* A frame with n copies of /dev/null attached. */
+static void frame_fds(int fd, uint32_t type, const void *body, uint32_t len,
+                      int n)
+{
+	char buf[64];
+	struct iovec iov = {buf, 8 + len};
+	union {
+		char space[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = u.space,
+	                     .msg_controllen = CMSG_SPACE(n * sizeof(int))};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	int fds[2] = {-1, -1};
+
+	memcpy(buf, &type, 4);
+	memcpy(buf + 4, &len, 4);
+	memcpy(buf + 8, body, len);
+	for (int i = 0; i < n; i++)
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0)
+		perror("forge: sendmsg");
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
 }
 
 int main(int argc, char *argv[])
@@ -93,6 +130,14 @@ int main(int argc, char *argv[])
 		frame(sv[0], 99, "", 0);
 	} else if (strcmp(mode, "huge") == 0) {
 		begin(sv[0], (uint64_t)1 << 31);
+	} else if (strcmp(mode, "onefd") == 0 || strcmp(mode, "twofds") == 0) {
+		uint64_t total = 0;
+
+		frame_fds(sv[0], BEGIN, &total, sizeof(total),
+		          mode[0] == 'o' ? 1 : 2);
+	} else if (strcmp(mode, "latefd") == 0) {
+		begin(sv[0], 2);
+		frame_fds(sv[0], DATA, "in", 2, 1);
 	} else {
 		begin(sv[0], 0);
 	}

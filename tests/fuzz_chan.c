@@ -116,6 +116,7 @@ static bool malformed(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* (As cmd_create() makes it: no reexec_fd() set.) */
 	struct reexec_cmd cmd = {.pidfd = -1,
 	                         .relay_fd = -1,
 	                         .pipe_fd = {-1, -1, -1},

@@ -683,6 +683,16 @@ static void malformed_input(void **state)
 	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
 	                 REEXEC_EXIT_REFUSED);
 	assert_non_null(strstr(out, "5:90 ")); /* EMSGSIZE */
+	/* Descriptors the child does not expect. */
+	argv[1] = "twofds";
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "its input did not arrive whole"));
+	assert_non_null(strstr(out, "5:71 "));
+	argv[1] = "latefd";
+	assert_int_equal(exit_of(run_prog(argv, out, sizeof(out))),
+	                 REEXEC_EXIT_REFUSED);
+	assert_non_null(strstr(out, "5:71 "));
 }
 
 /* A result the parent cannot take: EPROTO from the wait, with the status,

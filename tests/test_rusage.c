@@ -1,7 +1,9 @@
 /* Resource usage: what a finished child used, on both paths (exec and the
- * fork server), its peak memory its own and not its parent's. */
+ * fork server), its peak memory its own and not its parent's, whatever
+ * the function did with its descriptors. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +63,74 @@ static int burn(int argc, char *argv[])
 	return 0;
 }
 
+/* The descriptors from 3 up but the channel (the one socket), and below
+ * the soft limit (at most 4096), one by one. */
+static void each_own_fd(void (*fn)(int fd, void *arg), void *arg)
+{
+	struct rlimit lim;
+	int top = 4096;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 4096)
+		top = (int)lim.rlim_cur;
+	for (int fd = 3; fd < top; fd++) {
+		struct stat st;
+
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			continue;
+		fn(fd, arg);
+	}
+}
+
+static void close_one(int fd, void *arg)
+{
+	(void)arg;
+	(void)close(fd);
+}
+
+/* burn_closing: burn, then close every descriptor above 2 but the
+ * channel, as a function that tidies up before it returns would. */
+static int burn_closing(int argc, char *argv[])
+{
+	int rc = burn(argc, argv);
+
+	each_own_fd(close_one, NULL);
+	return rc;
+}
+
+/* Put the file *arg at fd, but at the first number free (for the
+ * library's own file, if it needs one). */
+static void forge_at(int fd, void *arg)
+{
+	int *file = arg;
+
+	if (fd == file[1])
+		return;
+	if (file[1] < 0 && fd != file[0]) {
+		file[1] = fd;
+		(void)close(fd);
+	} else if (fd != file[0]) {
+		(void)dup2(file[0], fd);
+	}
+}
+
+/* burn_forging: burn, then put a file that says it is the status of pid
+ * 1, with a peak of 1 KiB, at every descriptor number above 2 but the
+ * channel and one left free: whatever the library kept at one of those
+ * numbers is gone, and what is there now must not be taken for it. */
+static int burn_forging(int argc, char *argv[])
+{
+	static const char forged[] = "Name:\tforged\nUmask:\t0022\nPid:\t1\n"
+	                             "VmPeak:\t1 kB\nVmHWM:\t1 kB\n";
+	int rc = burn(argc, argv);
+	int file[2] = {memfd_create("forged", MFD_CLOEXEC), -1};
+
+	if (file[0] < 0 || write(file[0], forged, sizeof(forged) - 1) !=
+	                           (ssize_t)sizeof(forged) - 1)
+		return 2;
+	each_own_fd(forge_at, file);
+	return rc;
+}
+
 static long long usage_ms(const struct rusage *ru)
 {
 	return (ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000LL +
@@ -83,20 +155,24 @@ static void end_own_server(int had_server)
 		assert_int_equal(reexec_forkserver_stop(), 0);
 }
 
-/* A child that burns a known amount of CPU and writes a known amount of
- * memory, while its parent holds far more: the figures are the child's,
- * its peak too (on the exec path the kernel folds the parent's into it). */
-static void usage_of_a_busy_child(void **state)
+/* A child, running name, that burns a known amount of CPU and writes a
+ * known amount of memory, while its parent holds far more: the figures
+ * are the child's, its peak too (on the exec path the kernel folds the
+ * parent's into it). */
+static void usage_of(const char *name, int namespaces)
 {
 	int had_server = using_forkserver();
 	char *big = touch((size_t)PARENT_MIB << 20);
 
-	(void)state;
 	assert_non_null(big);
 	for (int server = 0; server < 2; server++) {
-		reexec_cmd *cmd = path_cmd("burn", server);
+		reexec_cmd *cmd = path_cmd(name, server);
 		struct rusage self, ru;
 		int status = -1;
+
+		if (namespaces)
+			assert_int_equal(
+			        reexec_cmd_set_namespaces(cmd, namespaces), 0);
 
 		assert_int_equal(getrusage(RUSAGE_SELF, &self), 0);
 		assert_int_equal(reexec_run(cmd, &status), 0);
@@ -118,6 +194,36 @@ static void usage_of_a_busy_child(void **state)
 	}
 	free(big);
 	end_own_server(had_server);
+}
+
+static void usage_of_a_busy_child(void **state)
+{
+	(void)state;
+	usage_of("burn", 0);
+}
+
+/* The same when the function closed every descriptor but its channel
+ * before it returned. */
+static void usage_when_function_closes_fds(void **state)
+{
+	(void)state;
+	usage_of("burn_closing", 0);
+}
+
+/* The same when the function left a file of its own, one that looks like
+ * a status file, at every descriptor number. */
+static void usage_when_function_forges_fds(void **state)
+{
+	(void)state;
+	usage_of("burn_forging", 0);
+}
+
+/* The same in a new pid namespace, where the function runs in a child of
+ * the process started (the figures still its own). */
+static void usage_in_a_pid_namespace(void **state)
+{
+	(void)state;
+	usage_of("burn", CLONE_NEWPID);
 }
 
 /* No figures before the child is reaped, nor for a NULL. */
@@ -155,10 +261,15 @@ int main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(usage_of_a_busy_child),
+	        cmocka_unit_test(usage_when_function_closes_fds),
+	        cmocka_unit_test(usage_when_function_forges_fds),
+	        cmocka_unit_test(usage_in_a_pid_namespace),
 	        cmocka_unit_test(usage_only_once_reaped),
 	};
 
 	reexec_register("burn", burn);
+	reexec_register("burn_closing", burn_closing);
+	reexec_register("burn_forging", burn_forging);
 	helpers_init(argc, argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,77 @@ static void only_given_fds(void **state)
 	close(b);
 }
 
+/* fd_all: the number the function's next open() gets, then every open
+ * descriptor (close-on-exec ones marked c), up to the soft limit or
+ * 65536: "next 4: 0 1 2 3c". */
+static int fd_all(int argc, char *argv[])
+{
+	int next = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct rlimit lim;
+	int top = 65536;
+
+	(void)argc;
+	(void)argv;
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 65536)
+		top = (int)lim.rlim_cur;
+	printf("next %d:", next);
+	close(next);
+	for (int fd = 0; fd < top; fd++) {
+		int flags = fcntl(fd, F_GETFD);
+
+		if (flags >= 0)
+			printf(" %d%s", fd, flags & FD_CLOEXEC ? "c" : "");
+	}
+	return 0;
+}
+
+/* What fd_all says in a child of cmd has the low descriptors given,
+ * exactly; beyond them, from 256 up, the library may keep descriptors of
+ * its own, close-on-exec. */
+static void expect_fds(reexec_cmd *cmd, const char *low)
+{
+	int status = -1;
+	size_t len;
+	char *out = capture_stdout(cmd, &len, &status), *rest;
+
+	assert_int_equal(status, 0);
+	print_message("%s\n", out);
+	assert_int_equal(strncmp(out, low, strlen(low)), 0);
+	rest = out + strlen(low);
+	while (*rest) {
+		char *end;
+		long fd = strtol(rest, &end, 10);
+
+		assert_true(end != rest && fd >= 256 && *end == 'c');
+		rest = end + 1;
+	}
+	free(out);
+	reexec_cmd_free(cmd);
+}
+
+/* The function finds the descriptors it was given, and nothing else at a
+ * number it could use or expect: its next open() gets the number after
+ * them. So with input or attributes (whose frame comes first), and with
+ * descriptors handed on. */
+static void function_sees_given_fds(void **state)
+{
+	int a = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	reexec_cmd *cmd;
+
+	(void)state;
+	expect_fds(reexec_command("fd_all", NULL), "next 4: 0 1 2 3c");
+	cmd = reexec_command("fd_all", NULL);
+	assert_int_equal(reexec_cmd_set_input(cmd, "in", 2), 0);
+	expect_fds(cmd, "next 4: 0 1 2 3c");
+	cmd = reexec_command("fd_all", NULL);
+	assert_int_equal(reexec_cmd_set_umask(cmd, 022), 0);
+	expect_fds(cmd, "next 4: 0 1 2 3c");
+	cmd = reexec_command("fd_all", NULL);
+	assert_int_equal(reexec_cmd_add_fd(cmd, a), 3);
+	expect_fds(cmd, "next 5: 0 1 2 3 4c");
+	close(a);
+}
+
 static void clean_signal_state(void **state)
 {
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old[4];
@@ -532,6 +603,7 @@ int main(int argc, char *argv[])
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(no_inherited_fds),
 	        cmocka_unit_test(only_given_fds),
+	        cmocka_unit_test(function_sees_given_fds),
 	        cmocka_unit_test(clean_signal_state),
 	        cmocka_unit_test(chdir_failure_reported),
 	        cmocka_unit_test(too_big_e2big),
@@ -545,6 +617,7 @@ int main(int argc, char *argv[])
 	        cmocka_unit_test(unpinned_spawns_by_path),
 	};
 
+	reexec_register("fd_all", fd_all);
 	reexec_register("nproc_probe", nproc_probe);
 	reexec_register("emfile_probe", emfile_probe);
 	reexec_register("execfn", execfn);
