@@ -99,6 +99,9 @@ static int cruncher(int argc, char *argv[])
 			spin += (unsigned long)i;
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
 	} while (t.tv_sec == 0 && t.tv_nsec < 200000000);
+	/* (Read once, so that the sum is used: the loop is the work.) */
+	if (spin == 1)
+		return 1;
 	return serve("crunched", "done crunching");
 }
 
