@@ -15,15 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
-
-#ifndef MSG_CMSG_CLOEXEC
-#define MSG_CMSG_CLOEXEC 0
-#endif
 
 /* The most one step of a wait moves each way, in bytes and in frames: a
  * wait looks at its deadline between steps, so that it keeps it however
